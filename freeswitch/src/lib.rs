@@ -1,0 +1,1 @@
+//! The FreeSWITCH module. Placeholder.

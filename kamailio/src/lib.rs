@@ -1,0 +1,1 @@
+//! The Kamailio module. Placeholder.
