@@ -349,6 +349,30 @@ impl Media {
         set_attr(&mut self.lines, 1, name, value, eol);
     }
 
+    /// Sets the section's direction: the first direction attribute is rewritten in place, others removed; if
+    /// there is none, one is appended.
+    pub fn set_direction(&mut self, dir: Direction, eol: LineEnding) {
+        let mut found = false;
+        let mut i = 1;
+        while i < self.lines.len() {
+            let is_dir = self.lines[i]
+                .attribute()
+                .is_some_and(|a| a.value.is_none() && Direction::from_attr_name(a.name).is_some());
+            if is_dir {
+                if found {
+                    self.lines.remove(i);
+                    continue;
+                }
+                self.lines[i].text = format!("a={}", dir.as_str());
+                found = true;
+            }
+            i += 1;
+        }
+        if !found {
+            self.add_attribute(dir.as_str(), None, eol);
+        }
+    }
+
     /// Appends attribute `name` even if one exists (for repeatable ones such as `candidate`).
     pub fn add_attribute(&mut self, name: &str, value: Option<&str>, eol: LineEnding) {
         let text = match value {
