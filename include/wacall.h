@@ -28,9 +28,35 @@
 #define WACALL_MAX_SIP_STRING (64 * 1024)
 
 /**
- * Longest SDP body (or JSON document) accepted, in bytes, without the terminating NUL.
+ * Longest SDP body accepted, in bytes, without the terminating NUL (the SDP parser's own limit).
  */
-#define WACALL_MAX_SDP (1024 * 1024)
+#define WACALL_MAX_SDP (64 * 1024)
+
+/**
+ * `wacall_map_config.pbx_media`: offer the PBX SDES-SRTP (`RTP/SAVP` with `a=crypto`). The default (0).
+ */
+#define WACALL_PBX_MEDIA_SDES 0
+
+/**
+ * `wacall_map_config.pbx_media`: offer the PBX plain RTP (`RTP/AVP`).
+ */
+#define WACALL_PBX_MEDIA_RTP 1
+
+/**
+ * `wacall_map_config.meta_media`: offer Meta DTLS-SRTP with ICE (Meta's default `srtp_key_exchange_protocol`).
+ * The default (0).
+ */
+#define WACALL_META_MEDIA_DTLS 0
+
+/**
+ * `wacall_map_config.meta_media`: offer Meta SDES-SRTP (numbers set to `SDES`).
+ */
+#define WACALL_META_MEDIA_SDES 1
+
+/**
+ * `wacall_map_config.flags`: do not offer `a=rtcp-mux` to the PBX.
+ */
+#define WACALL_MAP_NO_PBX_RTCP_MUX 1
 
 /**
  * The outcome of a `wacall_*` call. The numbers are stable: new codes are only ever added.
@@ -136,6 +162,78 @@ typedef struct wacall_stats {
     uint64_t panics;
 } wacall_stats;
 
+/**
+ * What the relay allocated for one call. Addresses are `"ip:port"` strings (`"[2001:db8::1]:40000"` for IPv6).
+ * Optional fields may be NULL or empty.
+ */
+typedef struct wacall_media_allocation {
+    /**
+     * Required: our socket facing Meta (the host candidate announced to Meta unless `meta_advertised` is set).
+     */
+    const char *meta_side;
+    /**
+     * Optional: comma-separated addresses to announce to Meta instead (public / NAT-mapped, IPv4 and IPv6), in
+     * priority order.
+     */
+    const char *meta_advertised;
+    /**
+     * Required: our socket facing the PBX.
+     */
+    const char *pbx_side;
+    /**
+     * Optional: the address to announce to the PBX instead of `pbx_side`.
+     */
+    const char *pbx_advertised;
+    /**
+     * Optional: a separate RTCP socket toward the PBX (announced with `a=rtcp`).
+     */
+    const char *pbx_rtcp;
+    /**
+     * Our ICE ufrag toward Meta (4-256 ice-chars); required for DTLS legs. See `wacall_ice_credentials`.
+     */
+    const char *ice_ufrag;
+    /**
+     * Our ICE password toward Meta (22-256 ice-chars); required for DTLS legs. Secret.
+     */
+    const char *ice_pwd;
+    /**
+     * SHA-256 fingerprint of our DTLS certificate, colon-separated hex; required for DTLS legs.
+     */
+    const char *dtls_fingerprint_sha256;
+} wacall_media_allocation;
+
+/**
+ * Mapping options. A zeroed struct (or a NULL pointer) gives the defaults: SDES (AES_CM_128_HMAC_SHA1_80) toward
+ * the PBX with rtcp-mux offered, DTLS toward Meta, session name "wacall", mid "audio".
+ */
+typedef struct wacall_map_config {
+    /**
+     * `WACALL_PBX_MEDIA_SDES` or `WACALL_PBX_MEDIA_RTP`: what to offer the PBX on calls from Meta.
+     */
+    uint32_t pbx_media;
+    /**
+     * Optional, SDES only: comma-separated crypto suites to offer the PBX, in preference order (e.g.
+     * `"AES_CM_128_HMAC_SHA1_80,AES_CM_128_HMAC_SHA1_32"`). NULL or empty: AES_CM_128_HMAC_SHA1_80.
+     */
+    const char *pbx_crypto_suites;
+    /**
+     * `WACALL_META_MEDIA_DTLS` or `WACALL_META_MEDIA_SDES`: what to offer Meta on calls from the PBX.
+     */
+    uint32_t meta_media;
+    /**
+     * `WACALL_MAP_*` flags.
+     */
+    uint32_t flags;
+    /**
+     * Optional: the `s=` line toward the PBX.
+     */
+    const char *session_name;
+    /**
+     * Optional: the mid used in our offers to Meta.
+     */
+    const char *meta_mid;
+} wacall_map_config;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -188,6 +286,81 @@ enum wacall_result wacall_stats_get(struct wacall_stats *out);
  * `s` is NULL or a string from wacall that was not freed before; it must not be used afterwards.
  */
 void wacall_string_free(char *s);
+
+/**
+ * Parses an SDP body and reports whether wacall can read it; `*media_count` (optional, may be NULL) receives the
+ * number of `m=` sections. `WACALL_ERR_SDP` with the line and reason otherwise.
+ *
+ * # Safety
+ * `sdp` is NULL or NUL-terminated; `media_count` is NULL or writable.
+ */
+enum wacall_result wacall_sdp_check(const char *sdp,
+                                    size_t *media_count);
+
+/**
+ * Fresh ICE credentials from the OS CSPRNG (8-character ufrag, 24-character password), for
+ * `wacall_media_allocation`. Each buffer follows the caller-buffer convention (32 bytes are enough for both).
+ *
+ * # Safety
+ * `ufrag` is writable for `ufrag_len` bytes, `pwd` for `pwd_len` bytes.
+ */
+enum wacall_result wacall_ice_credentials(char *ufrag, size_t ufrag_len, char *pwd, size_t pwd_len);
+
+/**
+ * User-initiated call, step 1: maps Meta's offer (DTLS+ICE, or SDES) to an offer for the PBX (SDES or plain RTP,
+ * per `cfg->pbx_media`) at our `pbx_side` address. `*out_sdp` receives the SDP (CRLF line endings; it holds
+ * keys: never log it); free it with `wacall_string_free`. `cfg` may be NULL (defaults).
+ *
+ * # Safety
+ * `meta_offer` NUL-terminated (or NULL); `alloc` valid (or NULL) with NUL-terminated strings; `cfg` NULL or valid;
+ * `out_sdp` writable for one pointer (or NULL).
+ */
+enum wacall_result wacall_sdp_meta_offer_to_pbx(const char *meta_offer,
+                                                const struct wacall_media_allocation *alloc,
+                                                const struct wacall_map_config *cfg,
+                                                char **out_sdp);
+
+/**
+ * User-initiated call, step 2: maps the PBX's answer to the answer for Meta (for DTLS: `a=setup:active`, our
+ * fingerprint, ICE credentials and candidates, rtcp-mux, Meta's BUNDLE group and mid). `meta_offer` is Meta's
+ * offer and `pbx_offer` the SDP step 1 produced (our keys are read back from it). `*out_sdp` as in step 1.
+ *
+ * # Safety
+ * As for `wacall_sdp_meta_offer_to_pbx`; `pbx_offer` and `pbx_answer` NUL-terminated (or NULL).
+ */
+enum wacall_result wacall_sdp_pbx_answer_to_meta(const char *meta_offer,
+                                                 const char *pbx_offer,
+                                                 const char *pbx_answer,
+                                                 const struct wacall_media_allocation *alloc,
+                                                 const struct wacall_map_config *cfg,
+                                                 char **out_sdp);
+
+/**
+ * Business-initiated call, step 1: maps the PBX's offer (SDES or plain RTP) to an offer for Meta per
+ * `cfg->meta_media` (DTLS+ICE with `a=setup:actpass`, or SDES). `*out_sdp` as above.
+ *
+ * # Safety
+ * As for `wacall_sdp_meta_offer_to_pbx`.
+ */
+enum wacall_result wacall_sdp_pbx_offer_to_meta(const char *pbx_offer,
+                                                const struct wacall_media_allocation *alloc,
+                                                const struct wacall_map_config *cfg,
+                                                char **out_sdp);
+
+/**
+ * Business-initiated call, step 2: maps Meta's answer to the answer for the PBX (the proto the PBX offered, fresh
+ * SDES keys, the PBX's payload types). `pbx_offer` is the PBX's offer, `meta_offer` the SDP step 1 produced.
+ * `*out_sdp` as above.
+ *
+ * # Safety
+ * As for `wacall_sdp_pbx_answer_to_meta`.
+ */
+enum wacall_result wacall_sdp_meta_answer_to_pbx(const char *pbx_offer,
+                                                 const char *meta_offer,
+                                                 const char *meta_answer,
+                                                 const struct wacall_media_allocation *alloc,
+                                                 const struct wacall_map_config *cfg,
+                                                 char **out_sdp);
 
 #ifdef __cplusplus
 }  // extern "C"

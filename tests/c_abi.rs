@@ -384,3 +384,472 @@ fn panics_never_cross_the_boundary() {
     }
     assert!(stats().panics >= before + 6);
 }
+
+// --- SDP: parse-check and the four mappings, as a C host drives them. ---
+
+#[repr(C)]
+struct Allocation {
+    meta_side: *const c_char,
+    meta_advertised: *const c_char,
+    pbx_side: *const c_char,
+    pbx_advertised: *const c_char,
+    pbx_rtcp: *const c_char,
+    ice_ufrag: *const c_char,
+    ice_pwd: *const c_char,
+    dtls_fingerprint_sha256: *const c_char,
+}
+
+#[repr(C)]
+struct MapConfig {
+    pbx_media: u32,
+    pbx_crypto_suites: *const c_char,
+    meta_media: u32,
+    flags: u32,
+    session_name: *const c_char,
+    meta_mid: *const c_char,
+}
+
+impl Default for MapConfig {
+    fn default() -> Self {
+        MapConfig {
+            pbx_media: 0,
+            pbx_crypto_suites: null(),
+            meta_media: 0,
+            flags: 0,
+            session_name: null(),
+            meta_mid: null(),
+        }
+    }
+}
+
+const FINGERPRINT: &CStr = c"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89";
+
+fn allocation() -> Allocation {
+    Allocation {
+        meta_side: c"203.0.113.10:40000".as_ptr(),
+        meta_advertised: null(),
+        pbx_side: c"10.0.0.5:30000".as_ptr(),
+        pbx_advertised: null(),
+        pbx_rtcp: null(),
+        ice_ufrag: c"wAcALl01".as_ptr(),
+        ice_pwd: c"abcdefghijklmnopqrstuvwx".as_ptr(),
+        dtls_fingerprint_sha256: FINGERPRINT.as_ptr(),
+    }
+}
+
+fn fixture(name: &str) -> CString {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/sdp")
+        .join(name);
+    CString::new(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .unwrap()
+}
+
+type Map1 = unsafe extern "C" fn(
+    *const c_char,
+    *const Allocation,
+    *const MapConfig,
+    *mut *mut c_char,
+) -> u32;
+type Map3 = unsafe extern "C" fn(
+    *const c_char,
+    *const c_char,
+    *const c_char,
+    *const Allocation,
+    *const MapConfig,
+    *mut *mut c_char,
+) -> u32;
+
+/// Takes ownership of a library string: copies it out and frees it with `wacall_string_free`.
+fn take(s: *mut c_char) -> String {
+    assert!(!s.is_null());
+    let free = sym!("wacall_string_free", unsafe extern "C" fn(*mut c_char));
+    // SAFETY: `s` is a live library string, freed exactly once here.
+    unsafe {
+        let owned = CStr::from_ptr(s).to_str().unwrap().to_owned();
+        free(s);
+        owned
+    }
+}
+
+fn map1(
+    name: &str,
+    sdp: &CStr,
+    alloc: &Allocation,
+    cfg: Option<&MapConfig>,
+) -> Result<String, (u32, String)> {
+    let f: Symbol<Map1> = {
+        let n = CString::new(name).unwrap();
+        // SAFETY: the signature matches the export.
+        unsafe { lib().get(n.as_bytes_with_nul()) }.unwrap()
+    };
+    let mut out = null_mut();
+    // SAFETY: valid C strings, structs and out-pointer.
+    let code = unsafe {
+        f(
+            sdp.as_ptr(),
+            alloc,
+            cfg.map_or(null(), |c| c as *const _),
+            &mut out,
+        )
+    };
+    if code == WACALL_OK {
+        Ok(take(out))
+    } else {
+        assert!(out.is_null());
+        Err((code, last_error().1))
+    }
+}
+
+fn map3(
+    name: &str,
+    a: &CStr,
+    b: &CStr,
+    c: &CStr,
+    alloc: &Allocation,
+    cfg: Option<&MapConfig>,
+) -> Result<String, (u32, String)> {
+    let f: Symbol<Map3> = {
+        let n = CString::new(name).unwrap();
+        // SAFETY: the signature matches the export.
+        unsafe { lib().get(n.as_bytes_with_nul()) }.unwrap()
+    };
+    let mut out = null_mut();
+    // SAFETY: valid C strings, structs and out-pointer.
+    let code = unsafe {
+        f(
+            a.as_ptr(),
+            b.as_ptr(),
+            c.as_ptr(),
+            alloc,
+            cfg.map_or(null(), |c| c as *const _),
+            &mut out,
+        )
+    };
+    if code == WACALL_OK {
+        Ok(take(out))
+    } else {
+        assert!(out.is_null());
+        Err((code, last_error().1))
+    }
+}
+
+const WACALL_ERR_SDP: u32 = 12;
+
+#[test]
+fn sdp_check_counts_media_and_rejects_garbage() {
+    let check = sym!(
+        "wacall_sdp_check",
+        unsafe extern "C" fn(*const c_char, *mut usize) -> u32
+    );
+    let mut n = 99usize;
+    let offer = fixture("meta_offer_dtls.sdp");
+    // SAFETY: valid C strings and out-pointers; NULL and garbage deliberately.
+    unsafe {
+        assert_eq!(check(offer.as_ptr(), &mut n), WACALL_OK);
+        assert_eq!(n, 1);
+        assert_eq!(check(offer.as_ptr(), null_mut()), WACALL_OK);
+        assert_eq!(check(c"hello".as_ptr(), &mut n), WACALL_ERR_SDP);
+        assert_eq!(n, 0);
+        assert!(last_error().1.contains("wacall_sdp_check"));
+        assert_eq!(check(null(), &mut n), WACALL_ERR_NULL_ARGUMENT);
+        let big = CString::new(vec![b'a'; 64 * 1024 + 1]).unwrap();
+        assert_eq!(check(big.as_ptr(), &mut n), WACALL_ERR_TOO_LONG);
+        let bad = [b'v' as c_char, b'=' as c_char, 0xff_u8 as c_char, 0];
+        assert_eq!(check(bad.as_ptr(), &mut n), WACALL_ERR_INVALID_UTF8);
+    }
+}
+
+/// A PBX answering our SDES offer: its own address and key, the same crypto tag and suite, opus + telephone-event.
+fn pbx_sdes_answer(pbx_offer: &str) -> CString {
+    let crypto = pbx_offer
+        .lines()
+        .find(|l| l.starts_with("a=crypto:"))
+        .expect("our offer has a=crypto");
+    let mut parts = crypto["a=crypto:".len()..].split(' ');
+    let (tag, suite) = (parts.next().unwrap(), parts.next().unwrap());
+    let m = pbx_offer
+        .lines()
+        .find(|l| l.starts_with("m=audio"))
+        .unwrap();
+    let pts: Vec<&str> = m.split(' ').skip(3).collect();
+    CString::new(format!(
+        "v=0\r\no=pbx 1 1 IN IP4 10.0.0.9\r\ns=pbx\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\n\
+         m=audio 20000 RTP/SAVP {}\r\na=rtpmap:{} opus/48000/2\r\na=rtpmap:{} telephone-event/8000\r\n\
+         a=crypto:{tag} {suite} inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk\r\na=rtcp-mux\r\na=sendrecv\r\n",
+        pts.join(" "),
+        pts[0],
+        pts[1]
+    ))
+    .unwrap()
+}
+
+#[test]
+fn sdp_user_initiated_dtls_call_maps_both_ways() {
+    let alloc = allocation();
+    let meta_offer = fixture("meta_offer_dtls.sdp");
+    let pbx_offer = map1("wacall_sdp_meta_offer_to_pbx", &meta_offer, &alloc, None).unwrap();
+    assert!(
+        pbx_offer.contains("m=audio 30000 RTP/SAVP 111 126"),
+        "{pbx_offer}"
+    );
+    assert!(pbx_offer.contains("c=IN IP4 10.0.0.5"), "{pbx_offer}");
+    assert!(
+        pbx_offer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{pbx_offer}"
+    );
+    assert!(
+        !pbx_offer.contains("a=ice-") && !pbx_offer.contains("a=fingerprint"),
+        "{pbx_offer}"
+    );
+
+    let pbx_answer = pbx_sdes_answer(&pbx_offer);
+    let pbx_offer = CString::new(pbx_offer).unwrap();
+    let meta_answer = map3(
+        "wacall_sdp_pbx_answer_to_meta",
+        &meta_offer,
+        &pbx_offer,
+        &pbx_answer,
+        &alloc,
+        None,
+    )
+    .unwrap();
+    for line in [
+        "UDP/TLS/RTP/SAVPF 111 126",
+        "a=setup:active",
+        &format!("a=fingerprint:sha-256 {}", FINGERPRINT.to_str().unwrap()),
+        "a=ice-ufrag:wAcALl01",
+        "a=ice-pwd:abcdefghijklmnopqrstuvwx",
+        "203.0.113.10 40000 typ host",
+        "a=rtcp-mux",
+        "a=group:BUNDLE audio",
+        "a=mid:audio",
+        "a=rtpmap:111 opus/48000/2",
+        "a=rtpmap:126 telephone-event/8000",
+    ] {
+        assert!(
+            meta_answer.contains(line),
+            "missing {line:?} in\n{meta_answer}"
+        );
+    }
+    assert!(!meta_answer.contains("a=ice-lite"));
+    assert!(meta_answer.ends_with("\r\n"));
+}
+
+#[test]
+fn sdp_business_initiated_calls_map_dtls_and_sdes() {
+    let alloc = allocation();
+    let pbx_offer = fixture("twilio_offer_to_meta.sdp");
+    // DTLS toward Meta (the default configuration, passed explicitly zeroed).
+    let cfg = MapConfig::default();
+    let meta_offer = map1(
+        "wacall_sdp_pbx_offer_to_meta",
+        &pbx_offer,
+        &alloc,
+        Some(&cfg),
+    )
+    .unwrap();
+    assert!(
+        meta_offer.contains("UDP/TLS/RTP/SAVPF 107 101"),
+        "{meta_offer}"
+    );
+    assert!(meta_offer.contains("a=setup:actpass"), "{meta_offer}");
+    assert!(!meta_offer.contains("PCMU"), "{meta_offer}");
+
+    // SDES toward Meta, answered by Meta's SDES 200 OK from the seed's trace.
+    let cfg = MapConfig {
+        meta_media: 1,
+        ..MapConfig::default()
+    };
+    let meta_offer = map1(
+        "wacall_sdp_pbx_offer_to_meta",
+        &pbx_offer,
+        &alloc,
+        Some(&cfg),
+    )
+    .unwrap();
+    assert!(
+        meta_offer.contains("m=audio 40000 RTP/SAVP 107 101"),
+        "{meta_offer}"
+    );
+    let meta_offer = CString::new(meta_offer).unwrap();
+    let answer = fixture("meta_answer_sdes.sdp");
+    let pbx_answer = map3(
+        "wacall_sdp_meta_answer_to_pbx",
+        &pbx_offer,
+        &meta_offer,
+        &answer,
+        &alloc,
+        Some(&cfg),
+    )
+    .unwrap();
+    assert!(
+        pbx_answer.contains("m=audio 30000 RTP/SAVP 107 101"),
+        "{pbx_answer}"
+    );
+    assert!(
+        pbx_answer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{pbx_answer}"
+    );
+}
+
+#[test]
+fn sdp_mapping_rejects_bad_arguments_cleanly() {
+    let meta_offer = fixture("meta_offer_dtls.sdp");
+    let alloc = allocation();
+    let name = "wacall_sdp_meta_offer_to_pbx";
+    // NULL allocation, NULL out, NULL offer.
+    let f = sym!("wacall_sdp_meta_offer_to_pbx", Map1);
+    let mut out = std::ptr::dangling_mut::<c_char>();
+    // SAFETY: NULLs deliberately; the rest valid.
+    unsafe {
+        assert_eq!(
+            f(meta_offer.as_ptr(), null(), null(), &mut out),
+            WACALL_ERR_NULL_ARGUMENT
+        );
+        assert!(out.is_null());
+        assert_eq!(
+            f(meta_offer.as_ptr(), &alloc, null(), null_mut()),
+            WACALL_ERR_NULL_ARGUMENT
+        );
+        assert_eq!(
+            f(null(), &alloc, null(), &mut out),
+            WACALL_ERR_NULL_ARGUMENT
+        );
+    }
+    // Unknown enum values and flags are refused, not trusted.
+    for cfg in [
+        MapConfig {
+            pbx_media: 7,
+            ..MapConfig::default()
+        },
+        MapConfig {
+            meta_media: u32::MAX,
+            ..MapConfig::default()
+        },
+        MapConfig {
+            flags: 0x80,
+            ..MapConfig::default()
+        },
+        MapConfig {
+            pbx_crypto_suites: c"AES_CM_128_HMAC_SHA1_80,ROT13".as_ptr(),
+            ..MapConfig::default()
+        },
+    ] {
+        let (code, msg) = map1(name, &meta_offer, &alloc, Some(&cfg)).unwrap_err();
+        assert_eq!(code, WACALL_ERR_INVALID_ARGUMENT, "{msg}");
+    }
+    // Plain RTP toward the PBX, two SDES suites.
+    let rtp = map1(
+        name,
+        &meta_offer,
+        &alloc,
+        Some(&MapConfig {
+            pbx_media: 1,
+            ..MapConfig::default()
+        }),
+    )
+    .unwrap();
+    assert!(
+        rtp.contains("RTP/AVP 111 126") && !rtp.contains("a=crypto"),
+        "{rtp}"
+    );
+    let two = MapConfig {
+        pbx_crypto_suites: c"AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32".as_ptr(),
+        ..MapConfig::default()
+    };
+    let sdes = map1(name, &meta_offer, &alloc, Some(&two)).unwrap();
+    assert_eq!(sdes.matches("a=crypto:").count(), 2, "{sdes}");
+    // Bad addresses.
+    let bad = Allocation {
+        pbx_side: c"10.0.0.5".as_ptr(),
+        ..allocation()
+    };
+    let (code, msg) = map1(name, &meta_offer, &bad, None).unwrap_err();
+    assert_eq!(code, WACALL_ERR_INVALID_ARGUMENT);
+    assert!(msg.contains("alloc->pbx_side"), "{msg}");
+    let v6 = Allocation {
+        pbx_side: c"[2001:db8::5]:30000".as_ptr(),
+        ..allocation()
+    };
+    assert!(map1(name, &meta_offer, &v6, None)
+        .unwrap()
+        .contains("c=IN IP6 2001:db8::5"));
+    // A DTLS answer needs ICE credentials and a fingerprint: a core (SDP) error, with its message.
+    let pbx_offer = CString::new(map1(name, &meta_offer, &alloc, None).unwrap()).unwrap();
+    let pbx_answer = pbx_sdes_answer(pbx_offer.to_str().unwrap());
+    let no_ice = Allocation {
+        ice_pwd: null(),
+        ..allocation()
+    };
+    let (code, msg) = map3(
+        "wacall_sdp_pbx_answer_to_meta",
+        &meta_offer,
+        &pbx_offer,
+        &pbx_answer,
+        &no_ice,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(code, WACALL_ERR_SDP, "{msg}");
+    assert!(msg.contains("ice_pwd"), "{msg}");
+}
+
+#[test]
+fn ice_credentials_are_fresh_and_sized() {
+    let gen = sym!(
+        "wacall_ice_credentials",
+        unsafe extern "C" fn(*mut c_char, usize, *mut c_char, usize) -> u32
+    );
+    let mut u = [0 as c_char; 32];
+    let mut p = [0 as c_char; 32];
+    let mut p2 = [0 as c_char; 32];
+    // SAFETY: valid buffers of the given sizes.
+    unsafe {
+        assert_eq!(
+            gen(u.as_mut_ptr(), u.len(), p.as_mut_ptr(), p.len()),
+            WACALL_OK
+        );
+        assert_eq!(CStr::from_ptr(u.as_ptr()).to_bytes().len(), 8);
+        assert_eq!(CStr::from_ptr(p.as_ptr()).to_bytes().len(), 24);
+        assert_eq!(
+            gen(u.as_mut_ptr(), u.len(), p2.as_mut_ptr(), p2.len()),
+            WACALL_OK
+        );
+        assert_ne!(CStr::from_ptr(p.as_ptr()), CStr::from_ptr(p2.as_ptr()));
+        assert_eq!(
+            gen(u.as_mut_ptr(), u.len(), p.as_mut_ptr(), 24),
+            WACALL_ERR_BUFFER_TOO_SMALL
+        );
+    }
+}
+
+/// Every function `include/wacall.h` declares is exported by the library (the header test covers the reverse).
+#[test]
+fn every_header_function_is_exported() {
+    let header =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("include/wacall.h"))
+            .unwrap();
+    let mut names = Vec::new();
+    for line in header
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && !l.starts_with("typedef"))
+    {
+        if let Some(open) = line.find("wacall_").filter(|_| line.contains('(')) {
+            let name: String = line[open..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            names.push(name);
+        }
+    }
+    assert!(
+        names.len() >= 10,
+        "parsed too few functions from wacall.h: {names:?}"
+    );
+    let missing: Vec<_> = names.iter().filter(|n| !has(n)).collect();
+    assert!(
+        missing.is_empty(),
+        "declared in wacall.h but not exported: {missing:?}"
+    );
+}

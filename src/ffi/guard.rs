@@ -1,5 +1,5 @@
 //! The one panic boundary of the C ABI and the error model every `wacall_*` export shares.
-//! Exports run their body through [`guard`]; argument checks and output writing live here too, so each export only
+//! Exports run their body through `guard()`; argument checks and output writing live here too, so each export only
 //! converts, calls the safe core and maps the result.
 #![allow(unsafe_code)]
 // TODO(foundation): drop once the layer exports use every helper.
@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// terminating NUL. Longer input is rejected with `WACALL_ERR_TOO_LONG`.
 pub const WACALL_MAX_SIP_STRING: usize = 64 * 1024;
 
-/// Longest SDP body (or JSON document) accepted, in bytes, without the terminating NUL.
-pub const WACALL_MAX_SDP: usize = 1024 * 1024;
+/// Longest SDP body accepted, in bytes, without the terminating NUL (the SDP parser's own limit).
+pub const WACALL_MAX_SDP: usize = 64 * 1024;
 
 /// The outcome of a `wacall_*` call. The numbers are stable: new codes are only ever added.
 ///

@@ -3,6 +3,7 @@
 #![allow(unsafe_code)]
 
 pub mod c_abi;
-pub mod guard;
+mod guard;
+pub mod sdp;
 
 pub use guard::{wacall_result, wacall_stats, WACALL_MAX_SDP, WACALL_MAX_SIP_STRING};
