@@ -835,12 +835,14 @@ fn every_header_function_is_exported() {
         .lines()
         .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && !l.starts_with("typedef"))
     {
-        if let Some(open) = line.find("wacall_").filter(|_| line.contains('(')) {
-            let name: String = line[open..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            names.push(name);
+        if let Some(paren) = line.find('(') {
+            let before = &line[..paren];
+            let start = before
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(0, |i| i + 1);
+            if before[start..].starts_with("wacall_") {
+                names.push(before[start..].to_owned());
+            }
         }
     }
     assert!(
