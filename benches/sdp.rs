@@ -24,7 +24,9 @@ fn bench(c: &mut Criterion) {
     let a = alloc();
     let cfg = MapConfig::default();
     let rtp = MapConfig::new(PbxMedia::Rtp, MetaMedia::Dtls);
-    c.bench_function("parse meta dtls offer", |b| b.iter(|| Sdp::parse(black_box(META_OFFER_DTLS)).unwrap()));
+    c.bench_function("parse meta dtls offer", |b| {
+        b.iter(|| Sdp::parse(black_box(META_OFFER_DTLS)).unwrap())
+    });
     c.bench_function("parse+print meta dtls offer", |b| {
         b.iter(|| Sdp::parse(black_box(META_OFFER_DTLS)).unwrap().to_string())
     });
@@ -37,10 +39,23 @@ fn bench(c: &mut Criterion) {
     c.bench_function("map meta sdes offer -> pbx sdes offer", |b| {
         b.iter(|| sdp::meta_offer_to_pbx(black_box(META_OFFER_SDES), &a, &cfg).unwrap())
     });
-    let pbx_offer = sdp::meta_offer_to_pbx(META_OFFER_DTLS, &a, &cfg).unwrap().sdp;
-    let pbx_answer = pbx_offer.replace("192.0.2.10 ", "198.51.100.20 ").replace("30000", "31000");
+    let pbx_offer = sdp::meta_offer_to_pbx(META_OFFER_DTLS, &a, &cfg)
+        .unwrap()
+        .sdp;
+    let pbx_answer = pbx_offer
+        .replace("192.0.2.10 ", "198.51.100.20 ")
+        .replace("30000", "31000");
     c.bench_function("map pbx answer -> meta dtls answer", |b| {
-        b.iter(|| sdp::pbx_answer_to_meta(black_box(META_OFFER_DTLS), &pbx_offer, &pbx_answer, &a, &cfg).unwrap())
+        b.iter(|| {
+            sdp::pbx_answer_to_meta(
+                black_box(META_OFFER_DTLS),
+                &pbx_offer,
+                &pbx_answer,
+                &a,
+                &cfg,
+            )
+            .unwrap()
+        })
     });
     c.bench_function("map pbx sdes offer -> meta dtls offer", |b| {
         b.iter(|| sdp::pbx_offer_to_meta(black_box(TWILIO_OFFER), &a, &cfg).unwrap())

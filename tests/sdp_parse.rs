@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 
 use wacall::sdp::{
-    AddrType, CandidateType, Connection, CryptoSuite, Direction, Error, HashFunc, LineEnding, Sdp, Setup,
-    MAX_LINES, MAX_SDP_LEN,
+    AddrType, CandidateType, Connection, CryptoSuite, Direction, Error, HashFunc, LineEnding, Sdp,
+    Setup, MAX_LINES, MAX_SDP_LEN,
 };
 
 fn fixture(name: &str) -> String {
@@ -45,9 +45,16 @@ fn fixtures_round_trip_with_lf_and_without_final_newline() {
         assert_eq!(Sdp::parse(&lf).unwrap().to_string(), lf, "{name} LF");
         assert_eq!(Sdp::parse(&lf).unwrap().line_ending(), LineEnding::Lf);
         let bare = crlf.trim_end_matches(['\r', '\n']);
-        assert_eq!(Sdp::parse(bare).unwrap().to_string(), bare, "{name} unterminated");
+        assert_eq!(
+            Sdp::parse(bare).unwrap().to_string(),
+            bare,
+            "{name} unterminated"
+        );
         let crlf_again = lf.replace('\n', "\r\n");
-        assert_eq!(Sdp::parse(&crlf_again).unwrap().line_ending(), LineEnding::CrLf);
+        assert_eq!(
+            Sdp::parse(&crlf_again).unwrap().line_ending(),
+            LineEnding::CrLf
+        );
     }
 }
 
@@ -97,7 +104,10 @@ fn meta_dtls_offer_typed() {
     assert_eq!(cands[0].typ, CandidateType::Host);
     assert_eq!(
         cands[0].extensions,
-        vec![("generation".into(), "0".into()), ("network-cost".into(), "50".into())]
+        vec![
+            ("generation".into(), "0".into()),
+            ("network-cost".into(), "50".into())
+        ]
     );
     let v6: IpAddr = "2a03:2880:f343:131:face:b00c:0:699c".parse().unwrap();
     assert_eq!(cands[1].ip(), Some(v6));
@@ -162,7 +172,11 @@ fn meta_sdes_offer_and_twilio_offer_typed() {
     let sdp = Sdp::parse(&fixture("twilio_offer_to_meta.sdp")).unwrap();
     let a = sdp.audio().unwrap();
     assert_eq!(
-        a.media.media_line().unwrap().payload_types().collect::<Vec<_>>(),
+        a.media
+            .media_line()
+            .unwrap()
+            .payload_types()
+            .collect::<Vec<_>>(),
         vec![107, 0, 8, 101]
     );
     assert_eq!(a.media.rtpmap(0).unwrap().encoding, "PCMU");
@@ -231,17 +245,27 @@ fn editing_keeps_everything_else() {
         assert_eq!(m.remove_attribute("candidate"), 2);
         m.set_attribute("ptime", Some("40"), eol);
         m.set_direction(Direction::SendOnly, eol);
-        m.add_attribute("crypto", Some("1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19mdGd4TGpGeXJIaHp0b0RqNnBIcGJYZzBn"), eol);
+        m.add_attribute(
+            "crypto",
+            Some("1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19mdGd4TGpGeXJIaHp0b0RqNnBIcGJYZzBn"),
+            eol,
+        );
     }
     sdp.remove_attribute("ice-lite");
     sdp.set_connection(&Connection::from_ip("2001:db8::1".parse().unwrap()));
     let out = sdp.to_string();
-    assert!(out.contains("m=audio 40000 RTP/SAVP 111\r\nc=IN IP4 203.0.113.9\r\n"), "{out}");
+    assert!(
+        out.contains("m=audio 40000 RTP/SAVP 111\r\nc=IN IP4 203.0.113.9\r\n"),
+        "{out}"
+    );
     assert!(out.contains("a=ptime:40\r\n"));
     assert!(!out.contains("a=ptime:20"));
     assert!(!out.contains("candidate"));
     assert!(!out.contains("ice-lite"));
-    assert!(out.contains("s=-\r\nc=IN IP6 2001:db8::1\r\nt=0 0\r\n"), "{out}");
+    assert!(
+        out.contains("s=-\r\nc=IN IP6 2001:db8::1\r\nt=0 0\r\n"),
+        "{out}"
+    );
     assert!(out.contains("a=sendonly\r\na=msid:"), "{out}");
     assert!(!out.contains("a=sendrecv"));
     assert!(out.ends_with("a=ssrc:849255537 cname:WhatsAppAudioStream1\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19mdGd4TGpGeXJIaHp0b0RqNnBIcGJYZzBn\r\n"));
@@ -251,17 +275,28 @@ fn editing_keeps_everything_else() {
     let re = Sdp::parse(&out).unwrap();
     assert_eq!(re.to_string(), out);
     assert_eq!(re.audio().unwrap().media.cryptos().count(), 1);
-    assert_eq!(re.audio().unwrap().media.direction(), Some(Direction::SendOnly));
+    assert_eq!(
+        re.audio().unwrap().media.direction(),
+        Some(Direction::SendOnly)
+    );
 }
 
 #[test]
 fn editing_an_unterminated_sdp_keeps_it_unterminated_and_well_formed() {
-    let mut sdp = Sdp::parse("v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nt=0 0\nm=audio 1 RTP/AVP 0\na=ptime:20").unwrap();
+    let mut sdp =
+        Sdp::parse("v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nt=0 0\nm=audio 1 RTP/AVP 0\na=ptime:20")
+            .unwrap();
     let eol = sdp.line_ending();
     sdp.media_mut()[0].add_attribute("rtcp-mux", None, eol);
-    assert_eq!(sdp.to_string(), "v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nt=0 0\nm=audio 1 RTP/AVP 0\na=ptime:20\na=rtcp-mux");
+    assert_eq!(
+        sdp.to_string(),
+        "v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nt=0 0\nm=audio 1 RTP/AVP 0\na=ptime:20\na=rtcp-mux"
+    );
     sdp.media_mut()[0].remove_attribute("rtcp-mux");
-    assert_eq!(sdp.to_string(), "v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nt=0 0\nm=audio 1 RTP/AVP 0\na=ptime:20");
+    assert_eq!(
+        sdp.to_string(),
+        "v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nt=0 0\nm=audio 1 RTP/AVP 0\na=ptime:20"
+    );
 }
 
 #[test]
@@ -282,7 +317,10 @@ fn garbage_is_rejected_with_errors() {
     assert_eq!(Sdp::parse_bytes(b"v=0\r\ns=\xff\r\n"), Err(Error::NotUtf8));
     let big = format!("v=0\r\n{}", "a=x\r\n".repeat(MAX_SDP_LEN / 5));
     assert!(matches!(Sdp::parse(&big), Err(Error::TooLarge { .. })));
-    let many = format!("v=0\r\n{}", "a\r\n".repeat(MAX_LINES + 1).replace("a\r\n", "a=\r\n"));
+    let many = format!(
+        "v=0\r\n{}",
+        "a\r\n".repeat(MAX_LINES + 1).replace("a\r\n", "a=\r\n")
+    );
     assert!(matches!(Sdp::parse(&many), Err(Error::TooMany { .. })));
     let long = format!("v=0\r\na={}\r\n", "x".repeat(5000));
     assert!(matches!(Sdp::parse(&long), Err(Error::Syntax { .. })));
@@ -302,13 +340,18 @@ fn typed_fields_reject_garbage() {
     assert!(Connection::parse("IN IP4").is_err());
     assert!(Fingerprint::parse("sha-256 AB:CD").is_err());
     assert!(Fingerprint::parse("md7 AB").is_err());
-    assert!(Fingerprint::parse("sha-1 ABC:DE:F0:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11").is_err());
+    assert!(Fingerprint::parse(
+        "sha-1 ABC:DE:F0:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11"
+    )
+    .is_err());
     assert!(Candidate::parse("1 1 udp 1 1.2.3.4 5 typ bogus").is_err());
     assert!(Candidate::parse("1 1 udp 1 1.2.3.4 5 host").is_err());
     assert!(Candidate::parse("1 1 udp 1 1.2.3.4 5 typ host raddr").is_err());
     assert!(Candidate::parse("1 1 udp x 1.2.3.4 5 typ host").is_err());
-    let c = Candidate::parse("candidate:4 1 udp 1686052607 203.0.113.1 4000 typ srflx raddr 10.0.0.1 rport 5000")
-        .unwrap();
+    let c = Candidate::parse(
+        "candidate:4 1 udp 1686052607 203.0.113.1 4000 typ srflx raddr 10.0.0.1 rport 5000",
+    )
+    .unwrap();
     assert_eq!(c.typ, CandidateType::Srflx);
     assert_eq!(c.raddr.as_deref(), Some("10.0.0.1"));
     assert_eq!(c.rport, Some(5000));
