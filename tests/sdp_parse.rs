@@ -368,3 +368,17 @@ fn typed_fields_reject_garbage() {
         assert!(!e.to_string().contains("WVNf"), "key leaked in {e}");
     }
 }
+
+#[test]
+fn debug_of_a_parsed_sdp_hides_secrets() {
+    let sdp = Sdp::parse(&fixture("meta_offer_sdes_1.sdp")).unwrap();
+    let d = format!("{sdp:?}");
+    assert!(
+        d.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 <redacted>"),
+        "{d}"
+    );
+    assert!(!d.contains("b2FhbjN0"));
+    let sdp = Sdp::parse(&fixture("meta_offer_dtls.sdp")).unwrap();
+    let d = format!("{sdp:?}");
+    assert!(!d.contains("Xk3vP9qLm2Rt7wYz4BnC8dFh"), "{d}");
+}

@@ -30,11 +30,29 @@ impl LineEnding {
     }
 }
 
-/// One SDP line, kept verbatim (without its line ending).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One SDP line, kept verbatim (without its line ending). `Debug` hides `a=crypto` keys and `a=ice-pwd`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Line {
     text: String,
     eol: LineEnding,
+}
+
+impl std::fmt::Debug for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = match self.attribute() {
+            Some(a) if a.name == "crypto" => {
+                let v = a.value.unwrap_or("");
+                let head: Vec<&str> = v.split_ascii_whitespace().take(2).collect();
+                format!("a=crypto:{} <redacted>", head.join(" "))
+            }
+            Some(a) if a.name == "ice-pwd" => "a=ice-pwd:<redacted>".to_owned(),
+            _ => self.text.clone(),
+        };
+        f.debug_struct("Line")
+            .field("text", &shown)
+            .field("eol", &self.eol)
+            .finish()
+    }
 }
 
 impl Line {
