@@ -2,8 +2,6 @@
 //! Exports run their body through `guard()`; argument checks and output writing live here too, so each export only
 //! converts, calls the safe core and maps the result.
 #![allow(unsafe_code)]
-// TODO(foundation): drop once the layer exports use every helper.
-#![allow(dead_code)]
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
@@ -377,15 +375,6 @@ pub(crate) unsafe fn bytes_arg<'a>(
 pub(crate) unsafe fn ref_arg<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, FfiError> {
     // SAFETY: per the contract above.
     unsafe { ptr.as_ref() }.ok_or_else(|| FfiError::null(name))
-}
-
-/// Checks a required pointer argument and hands back an exclusive reference.
-///
-/// # Safety
-/// `ptr` is NULL or points to a valid `T` for `'a`, not otherwise accessed meanwhile.
-pub(crate) unsafe fn mut_arg<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T, FfiError> {
-    // SAFETY: per the contract above.
-    unsafe { ptr.as_mut() }.ok_or_else(|| FfiError::null(name))
 }
 
 /// A caller-owned output buffer: `char *out, size_t out_len, size_t *written`.
