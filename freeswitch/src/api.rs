@@ -115,13 +115,18 @@ fn digest(args: &str) -> Result<String, String> {
 }
 
 fn sdp(args: &str) -> Result<String, String> {
-    let (direction, body) = args.split_once(char::is_whitespace).ok_or("direction and SDP expected")?;
+    let (direction, body) = args
+        .split_once(char::is_whitespace)
+        .ok_or("direction and SDP expected")?;
     if !matches!(direction, "meta-to-pbx" | "pbx-to-meta") {
         return Err(format!("unknown direction {direction:?}"));
     }
     // fs_cli sends one line: accept "\r\n" and "\n" written as escapes, and real newlines.
     let body = body.trim().replace("\\r\\n", "\n").replace("\\n", "\n");
-    let sdp: String = body.lines().map(|l| format!("{}\r\n", l.trim_end_matches('\r'))).collect();
+    let sdp: String = body
+        .lines()
+        .map(|l| format!("{}\r\n", l.trim_end_matches('\r')))
+        .collect();
     meta::map_sdp(direction, &sdp)
 }
 
@@ -147,7 +152,9 @@ fn status(env: &dyn Env) -> String {
     let mut out = format!(
         "mod_wacall {} on {}\n",
         env!("CARGO_PKG_VERSION"),
-        env.host_version().as_deref().unwrap_or("unknown FreeSWITCH")
+        env.host_version()
+            .as_deref()
+            .unwrap_or("unknown FreeSWITCH")
     );
     match state::config() {
         None => out.push_str("not loaded\n"),
@@ -203,7 +210,10 @@ mod tests {
     #[test]
     fn uri_command() {
         with_config(|| {
-            assert_eq!(run(&URI, Some(" +15551234567 "), &TestEnv), "+OK sip:+15551234567@wa.meta.vc;transport=tls\n");
+            assert_eq!(
+                run(&URI, Some(" +15551234567 "), &TestEnv),
+                "+OK sip:+15551234567@wa.meta.vc;transport=tls\n"
+            );
             assert!(run(&URI, Some(""), &TestEnv).starts_with("-ERR "));
             assert!(run(&URI, None, &TestEnv).contains("usage: wacall_uri <number>"));
             assert!(run(&URI, Some("abc"), &TestEnv).starts_with("-ERR "));
@@ -235,7 +245,11 @@ mod tests {
     fn digest_and_sdp_argument_checks() {
         with_config(|| {
             assert!(run(&DIGEST, Some("x"), &TestEnv).starts_with("-ERR five arguments expected"));
-            let r = run(&DIGEST, Some("Digest realm=\"wa.meta.vc\" +19999999999 - INVITE sip:x"), &TestEnv);
+            let r = run(
+                &DIGEST,
+                Some("Digest realm=\"wa.meta.vc\" +19999999999 - INVITE sip:x"),
+                &TestEnv,
+            );
             assert!(r.starts_with("-ERR no password configured"), "{r}");
             assert!(run(&SDP, Some("sideways v=0"), &TestEnv).starts_with("-ERR unknown direction"));
             assert!(run(&SDP, Some("meta-to-pbx"), &TestEnv).starts_with("-ERR "));

@@ -47,7 +47,8 @@ const META_HEADERS: [(&str, &str); 4] = [
 /// A header of the INVITE as sofia exposes it: `sip_h_X-*` for X- headers, `sip_i_*` with parse-all-invite-headers.
 /// Channel variable names are case-insensitive in FreeSWITCH, so one spelling suffices.
 fn sip_header(vars: &dyn Vars, name: &str) -> Option<String> {
-    vars.get(&format!("sip_h_{name}")).or_else(|| vars.get(&format!("sip_i_{name}")))
+    vars.get(&format!("sip_h_{name}"))
+        .or_else(|| vars.get(&format!("sip_i_{name}")))
 }
 
 /// `wacall_from_meta`: returns a line for the log.
@@ -64,7 +65,10 @@ pub fn from_meta(vars: &dyn Vars, cfg: &Config) -> Result<String, String> {
             "trunk-context" => vars.set("wacall_trunk_context", Some(v)),
             _ => {}
         }
-        let key: String = k.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let key: String = k
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
         vars.set(&format!("wacall_param_{key}"), Some(v));
     }
     for (header, var) in META_HEADERS {
@@ -73,13 +77,20 @@ pub fn from_meta(vars: &dyn Vars, cfg: &Config) -> Result<String, String> {
         }
     }
     let known = cfg.number(&called.number);
-    vars.set("wacall_known", Some(if known.is_some() { "true" } else { "false" }));
+    vars.set(
+        "wacall_known",
+        Some(if known.is_some() { "true" } else { "false" }),
+    );
     let srtp = known.map_or(cfg.default_srtp, |n| n.srtp);
     vars.set("wacall_srtp", Some(srtp.as_str()));
     Ok(format!(
         "call from Meta to {} ({}), {} user parameter(s), wacid {}",
         called.number,
-        if known.is_some() { "configured" } else { "not configured" },
+        if known.is_some() {
+            "configured"
+        } else {
+            "not configured"
+        },
         called.params.len(),
         vars.get("wacall_wacid").as_deref().unwrap_or("-")
     ))
@@ -101,23 +112,40 @@ pub fn to_meta(vars: &dyn Vars, cfg: &Config, args: &str) -> Result<String, Stri
                 .password
                 .as_deref()
                 .ok_or_else(|| format!("{} has neither a gateway nor a password", business.e164))?;
-            vars.set("sip_auth_username", Some(business.e164.trim_start_matches('+')));
+            vars.set(
+                "sip_auth_username",
+                Some(business.e164.trim_start_matches('+')),
+            );
             vars.set("sip_auth_password", Some(password));
             export(vars, &["sip_auth_username", "sip_auth_password"]);
             format!("sofia/{}/{ruri}", cfg.profile)
         }
     };
     vars.set("wacall_dial_string", Some(&dial));
-    Ok(format!("call to Meta {ruri} from {} via {dial}", business.e164))
+    Ok(format!(
+        "call to Meta {ruri} from {} via {dial}",
+        business.e164
+    ))
 }
 
 /// The business number placing the call: the argument, `wacall_business_number`, or the only one configured.
-fn business_number<'c>(vars: &dyn Vars, cfg: &'c Config, arg: Option<&str>) -> Result<&'c Number, String> {
-    let wanted = arg.map(str::to_string).or_else(|| vars.get("wacall_business_number"));
+fn business_number<'c>(
+    vars: &dyn Vars,
+    cfg: &'c Config,
+    arg: Option<&str>,
+) -> Result<&'c Number, String> {
+    let wanted = arg
+        .map(str::to_string)
+        .or_else(|| vars.get("wacall_business_number"));
     match wanted {
-        Some(w) => cfg.number(&w).ok_or_else(|| format!("business number {w} is not configured")),
+        Some(w) => cfg
+            .number(&w)
+            .ok_or_else(|| format!("business number {w} is not configured")),
         None if cfg.numbers.len() == 1 => Ok(&cfg.numbers[0]),
-        None => Err("which business number? give it as second argument or set wacall_business_number".into()),
+        None => Err(
+            "which business number? give it as second argument or set wacall_business_number"
+                .into(),
+        ),
     }
 }
 
@@ -125,7 +153,12 @@ fn business_number<'c>(vars: &dyn Vars, cfg: &'c Config, arg: Option<&str>) -> R
 fn export(vars: &dyn Vars, names: &[&str]) {
     let mut list: Vec<String> = vars
         .get("export_vars")
-        .map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+        .map(|s| {
+            s.split(',')
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     for n in names {
         if !list.iter().any(|x| x == n) {
@@ -161,7 +194,10 @@ mod tests {
     fn from_meta_sets_variables() {
         let cfg = Config::from_node(&sample()).unwrap();
         let v = Map::default();
-        v.set("sip_req_user", Some("+15551234567;tgrp=wa;trunk-context=example.com;x-id=7"));
+        v.set(
+            "sip_req_user",
+            Some("+15551234567;tgrp=wa;trunk-context=example.com;x-id=7"),
+        );
         v.set("sip_h_X-WA-Meta-WACID", Some("wacid.ABC"));
         v.set("sip_i_x-wa-meta-cta-payload", Some("promo"));
         let line = from_meta(&v, &cfg).unwrap();
@@ -192,15 +228,26 @@ mod tests {
         let cfg = Config::from_node(&sample()).unwrap();
         let v = Map::default();
         let line = to_meta(&v, &cfg, "0044 20 7946 0000 +15551234567").unwrap_err();
-        assert!(line.contains("not an E.164") || line.contains("not configured"), "{line}");
+        assert!(
+            line.contains("not an E.164") || line.contains("not configured"),
+            "{line}"
+        );
 
         to_meta(&v, &cfg, "+442079460000 +15551234567").unwrap();
-        assert_eq!(v.get("wacall_ruri").unwrap(), "sip:+442079460000@wa.meta.vc;transport=tls");
-        assert_eq!(v.get("wacall_dial_string").unwrap(), "sofia/gateway/wa1/+442079460000");
+        assert_eq!(
+            v.get("wacall_ruri").unwrap(),
+            "sip:+442079460000@wa.meta.vc;transport=tls"
+        );
+        assert_eq!(
+            v.get("wacall_dial_string").unwrap(),
+            "sofia/gateway/wa1/+442079460000"
+        );
         assert!(v.get("sip_auth_password").is_none());
 
         let line = to_meta(&v, &cfg, "+442079460000 15550001111");
-        assert!(line.unwrap_err().contains("neither a gateway nor a password"));
+        assert!(line
+            .unwrap_err()
+            .contains("neither a gateway nor a password"));
 
         let mut cfg2 = cfg.clone();
         cfg2.numbers[1].password = Some("pw2".into());
@@ -208,16 +255,24 @@ mod tests {
         v.set("export_vars", Some("foo"));
         let line = to_meta(&v, &cfg2, "+442079460000 +15550001111").unwrap();
         assert!(!line.contains("pw2"));
-        assert_eq!(v.get("wacall_dial_string").unwrap(), "sofia/meta/sip:+442079460000@wa.meta.vc;transport=tls");
+        assert_eq!(
+            v.get("wacall_dial_string").unwrap(),
+            "sofia/meta/sip:+442079460000@wa.meta.vc;transport=tls"
+        );
         assert_eq!(v.get("sip_auth_username").unwrap(), "15550001111");
-        assert_eq!(v.get("export_vars").unwrap(), "foo,sip_auth_username,sip_auth_password");
+        assert_eq!(
+            v.get("export_vars").unwrap(),
+            "foo,sip_auth_username,sip_auth_password"
+        );
     }
 
     #[test]
     fn to_meta_needs_a_business_number_when_several() {
         let cfg = Config::from_node(&sample()).unwrap();
         let v = Map::default();
-        assert!(to_meta(&v, &cfg, "+442079460000").unwrap_err().contains("which business number"));
+        assert!(to_meta(&v, &cfg, "+442079460000")
+            .unwrap_err()
+            .contains("which business number"));
         v.set("wacall_business_number", Some("+15551234567"));
         assert!(to_meta(&v, &cfg, "+442079460000").is_ok());
         assert!(to_meta(&v, &cfg, "").is_err());

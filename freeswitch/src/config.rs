@@ -94,7 +94,11 @@ pub enum ConfigError {
     #[error("unknown setting {0:?}")]
     UnknownSetting(String),
     #[error("setting {name:?}: bad value {value:?} ({why})")]
-    BadValue { name: String, value: String, why: &'static str },
+    BadValue {
+        name: String,
+        value: String,
+        why: &'static str,
+    },
     #[error("<number> without an id attribute")]
     NumberWithoutId,
     #[error("number {0:?} is not E.164 (+ and 8 to 15 digits)")]
@@ -109,7 +113,8 @@ impl Config {
         let mut c = Config::default();
         if let Some(settings) = cfg.child("settings") {
             for p in settings.children("param") {
-                let (Some(name), value) = (p.attr("name"), p.attr("value").unwrap_or_default()) else {
+                let (Some(name), value) = (p.attr("name"), p.attr("value").unwrap_or_default())
+                else {
                     continue;
                 };
                 c.set(&name, &value)?;
@@ -143,17 +148,27 @@ impl Config {
     }
 
     fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        let bad = |why| ConfigError::BadValue { name: name.into(), value: value.into(), why };
+        let bad = |why| ConfigError::BadValue {
+            name: name.into(),
+            value: value.into(),
+            why,
+        };
         match name {
             "profile" => self.profile = non_empty(value).ok_or(bad("a sofia profile name"))?,
             "meta-host" => self.meta_host = non_empty(value).ok_or(bad("a host name"))?,
             "international-prefix" => self.international_prefix = non_empty(value),
-            "srtp" | "default-srtp" => self.default_srtp = SrtpMode::parse(value).ok_or(bad("DTLS or SDES"))?,
+            "srtp" | "default-srtp" => {
+                self.default_srtp = SrtpMode::parse(value).ok_or(bad("DTLS or SDES"))?
+            }
             "relay-address" => {
-                value.parse::<std::net::IpAddr>().map_err(|_| bad("an IP address"))?;
+                value
+                    .parse::<std::net::IpAddr>()
+                    .map_err(|_| bad("an IP address"))?;
                 self.relay_address = value.into();
             }
-            "relay-ports" => self.relay_ports = parse_range(value).ok_or(bad("low-high, low <= high"))?,
+            "relay-ports" => {
+                self.relay_ports = parse_range(value).ok_or(bad("low-high, low <= high"))?
+            }
             other => return Err(ConfigError::UnknownSetting(other.into())),
         }
         Ok(())
@@ -180,9 +195,14 @@ fn parse_range(s: &str) -> Option<(u16, u16)> {
 /// `+` followed by 8 to 15 digits, from a form with spaces, dashes, dots or parentheses; `None` otherwise.
 /// Only for matching configured numbers; building Meta's R-URI is the core's job.
 pub fn normalize_e164(s: &str) -> Option<String> {
-    let digits: String = s.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+    let digits: String = s
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
     let body = digits.strip_prefix('+').unwrap_or(&digits);
-    let ok = (8..=15).contains(&body.len()) && body.bytes().all(|b| b.is_ascii_digit()) && !body.starts_with('0');
+    let ok = (8..=15).contains(&body.len())
+        && body.bytes().all(|b| b.is_ascii_digit())
+        && !body.starts_with('0');
     ok.then(|| format!("+{body}"))
 }
 
@@ -203,7 +223,10 @@ pub(crate) mod tests {
         pub fn new(name: &str, attrs: &[(&str, &str)], kids: Vec<Node>) -> Node {
             Node {
                 name: name.into(),
-                attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                attrs: attrs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 kids,
             }
         }
@@ -214,7 +237,11 @@ pub(crate) mod tests {
             self.kids.iter().find(|k| k.name == name).cloned()
         }
         fn children(&self, name: &str) -> Vec<Self> {
-            self.kids.iter().filter(|k| k.name == name).cloned().collect()
+            self.kids
+                .iter()
+                .filter(|k| k.name == name)
+                .cloned()
+                .collect()
         }
         fn attr(&self, name: &str) -> Option<String> {
             self.attrs.get(name).filter(|v| !v.is_empty()).cloned()
@@ -233,7 +260,11 @@ pub(crate) mod tests {
                 Node::new(
                     "settings",
                     &[],
-                    vec![param("profile", "meta"), param("relay-ports", "43000-43099"), param("srtp", "sdes")],
+                    vec![
+                        param("profile", "meta"),
+                        param("relay-ports", "43000-43099"),
+                        param("srtp", "sdes"),
+                    ],
                 ),
                 Node::new(
                     "numbers",
@@ -241,10 +272,19 @@ pub(crate) mod tests {
                     vec![
                         Node::new(
                             "number",
-                            &[("id", "+1 555-123-4567"), ("password", "s3cret"), ("srtp", "DTLS"), ("gateway", "wa1")],
+                            &[
+                                ("id", "+1 555-123-4567"),
+                                ("password", "s3cret"),
+                                ("srtp", "DTLS"),
+                                ("gateway", "wa1"),
+                            ],
                             vec![],
                         ),
-                        Node::new("number", &[("id", "15550001111"), ("hostname", "sip.example.com")], vec![]),
+                        Node::new(
+                            "number",
+                            &[("id", "15550001111"), ("hostname", "sip.example.com")],
+                            vec![],
+                        ),
                     ],
                 ),
             ],
@@ -261,7 +301,10 @@ pub(crate) mod tests {
         assert_eq!(c.numbers[0].e164, "+15551234567");
         assert_eq!(c.numbers[0].srtp, SrtpMode::Dtls);
         assert_eq!(c.numbers[1].srtp, SrtpMode::Sdes);
-        assert_eq!(c.number("+15551234567").unwrap().gateway.as_deref(), Some("wa1"));
+        assert_eq!(
+            c.number("+15551234567").unwrap().gateway.as_deref(),
+            Some("wa1")
+        );
         assert!(c.number("+19999999999").is_none());
     }
 
@@ -277,7 +320,11 @@ pub(crate) mod tests {
     fn rejects_bad_documents() {
         let bad = |kids| Config::from_node(&Node::new("configuration", &[], kids));
         assert!(matches!(
-            bad(vec![Node::new("settings", &[], vec![param("relay-ports", "5-1")])]),
+            bad(vec![Node::new(
+                "settings",
+                &[],
+                vec![param("relay-ports", "5-1")]
+            )]),
             Err(ConfigError::BadValue { .. })
         ));
         assert!(matches!(
@@ -285,7 +332,11 @@ pub(crate) mod tests {
             Err(ConfigError::UnknownSetting(_))
         ));
         assert!(matches!(
-            bad(vec![Node::new("numbers", &[], vec![Node::new("number", &[("id", "12")], vec![])])]),
+            bad(vec![Node::new(
+                "numbers",
+                &[],
+                vec![Node::new("number", &[("id", "12")], vec![])]
+            )]),
             Err(ConfigError::BadNumber(_))
         ));
         let twice = Node::new("number", &[("id", "+15551234567")], vec![]);

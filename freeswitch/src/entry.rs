@@ -35,7 +35,14 @@ fn guard<T>(what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             // Logging itself must not unwind out of here either.
-            let _ = catch_unwind(|| host::log(Level::Error, file!(), line!(), &format!("{what}: internal error: {msg}")));
+            let _ = catch_unwind(|| {
+                host::log(
+                    Level::Error,
+                    file!(),
+                    line!(),
+                    &format!("{what}: internal error: {msg}"),
+                )
+            });
             fallback
         }
     }
@@ -60,7 +67,10 @@ impl Env for HostEnv {
 fn load_config() -> Result<Config, String> {
     match XmlConfig::open("wacall.conf") {
         None => {
-            log(Level::Warning, "wacall.conf not found: running with defaults and no numbers");
+            log(
+                Level::Warning,
+                "wacall.conf not found: running with defaults and no numbers",
+            );
             Ok(Config::default())
         }
         Some(doc) => Config::from_node(&doc.node()).map_err(|e| format!("wacall.conf: {e}")),
@@ -73,7 +83,8 @@ unsafe extern "C" fn mod_wacall_load(
 ) -> sys::switch_status_t {
     guard("load", sys::SWITCH_STATUS_GENERR, || {
         // SAFETY: these are the arguments FreeSWITCH passes to a module's load function.
-        let Some(reg) = (unsafe { Registrar::create(module_interface, pool, c"mod_wacall") }) else {
+        let Some(reg) = (unsafe { Registrar::create(module_interface, pool, c"mod_wacall") })
+        else {
             return sys::SWITCH_STATUS_GENERR;
         };
         // A second load in the same process (after an unload that did not unmap us) finds the logger set: fine.
@@ -93,7 +104,14 @@ unsafe extern "C" fn mod_wacall_load(
             }
         }
         for (app, f) in APP_TABLE {
-            if !reg.add_app(app.0, app.1, app.2, app.3, sys::SAF_SUPPORT_NOMEDIA | sys::SAF_ROUTING_EXEC, f) {
+            if !reg.add_app(
+                app.0,
+                app.1,
+                app.2,
+                app.3,
+                sys::SAF_SUPPORT_NOMEDIA | sys::SAF_ROUTING_EXEC,
+                f,
+            ) {
                 return sys::SWITCH_STATUS_GENERR;
             }
         }
@@ -104,7 +122,9 @@ unsafe extern "C" fn mod_wacall_load(
             &format!(
                 "mod_wacall {} loaded on FreeSWITCH {}, {n} number(s)",
                 env!("CARGO_PKG_VERSION"),
-                host::host_version().as_deref().unwrap_or("(unknown version)")
+                host::host_version()
+                    .as_deref()
+                    .unwrap_or("(unknown version)")
             ),
         );
         sys::SWITCH_STATUS_SUCCESS
@@ -145,7 +165,14 @@ api_fn!(api_reload, api::RELOAD);
 api_fn!(api_status, api::STATUS);
 
 const API_TABLE: [(CCommand, sys::switch_api_function_t); 6] = [
-    ((c"wacall_uri", c"Meta's request URI for a business-initiated WhatsApp call", c"<number>"), api_uri),
+    (
+        (
+            c"wacall_uri",
+            c"Meta's request URI for a business-initiated WhatsApp call",
+            c"<number>",
+        ),
+        api_uri,
+    ),
     (
         (
             c"wacall_digest",
@@ -162,9 +189,30 @@ const API_TABLE: [(CCommand, sys::switch_api_function_t); 6] = [
         ),
         api_sdp,
     ),
-    ((c"wacall_stats", c"mod_wacall counters and relay statistics", c""), api_stats),
-    ((c"wacall_reload", c"Reload autoload_configs/wacall.conf.xml", c""), api_reload),
-    ((c"wacall_status", c"mod_wacall version, host version and configured numbers", c""), api_status),
+    (
+        (
+            c"wacall_stats",
+            c"mod_wacall counters and relay statistics",
+            c"",
+        ),
+        api_stats,
+    ),
+    (
+        (
+            c"wacall_reload",
+            c"Reload autoload_configs/wacall.conf.xml",
+            c"",
+        ),
+        api_reload,
+    ),
+    (
+        (
+            c"wacall_status",
+            c"mod_wacall version, host version and configured numbers",
+            c"",
+        ),
+        api_status,
+    ),
 ];
 
 /// # Safety
@@ -245,23 +293,36 @@ unsafe fn app_entry(app: &App, session: *mut sys::switch_core_session_t, data: *
         // SAFETY: per this function's contract.
         let args = unsafe { host::string_from(data) }.unwrap_or_default();
         let Some(cfg) = state::config() else {
-            log(Level::Error, &format!("{}: mod_wacall is not loaded", app.name));
+            log(
+                Level::Error,
+                &format!("{}: mod_wacall is not loaded", app.name),
+            );
             return;
         };
         let result = match app.name {
-            "wacall_from_meta" => apps::from_meta(&channel, &cfg).inspect(|_| Stats::bump(&STATS.calls_from_meta)),
-            "wacall_to_meta" => apps::to_meta(&channel, &cfg, &args).inspect(|_| Stats::bump(&STATS.calls_to_meta)),
+            "wacall_from_meta" => {
+                apps::from_meta(&channel, &cfg).inspect(|_| Stats::bump(&STATS.calls_from_meta))
+            }
+            "wacall_to_meta" => {
+                apps::to_meta(&channel, &cfg, &args).inspect(|_| Stats::bump(&STATS.calls_to_meta))
+            }
             other => Err(format!("unknown application {other}")),
         };
         match result {
             Ok(line) => {
                 channel.set_var("wacall_error", None);
-                log(Level::Info, &format!("[{}] {}: {line}", channel.uuid(), app.name));
+                log(
+                    Level::Info,
+                    &format!("[{}] {}: {line}", channel.uuid(), app.name),
+                );
             }
             Err(e) => {
                 Stats::bump(&STATS.app_errors);
                 channel.set_var("wacall_error", Some(&e));
-                log(Level::Warning, &format!("[{}] {}: {e}", channel.uuid(), app.name));
+                log(
+                    Level::Warning,
+                    &format!("[{}] {}: {e}", channel.uuid(), app.name),
+                );
             }
         }
     })

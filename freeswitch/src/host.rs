@@ -37,7 +37,10 @@ impl Stream<'_> {
     /// # Safety
     /// `raw` is null or a stream handle the host keeps valid for `'a`.
     pub(crate) unsafe fn from_raw(raw: *mut sys::switch_stream_handle_t) -> Option<Self> {
-        (!raw.is_null()).then_some(Stream { raw, _life: PhantomData })
+        (!raw.is_null()).then_some(Stream {
+            raw,
+            _life: PhantomData,
+        })
     }
 
     /// Append text to the reply. Always through a `"%s"` format: the text may contain `%`.
@@ -70,7 +73,11 @@ impl Channel<'_> {
         }
         // SAFETY: session is a live session per the caller's contract.
         let raw = unsafe { sys::switch_core_session_get_channel(session) };
-        (!raw.is_null()).then_some(Channel { session, raw, _life: PhantomData })
+        (!raw.is_null()).then_some(Channel {
+            session,
+            raw,
+            _life: PhantomData,
+        })
     }
 
     /// A channel variable, copied out (the host's string may change under another thread).
@@ -79,7 +86,8 @@ impl Channel<'_> {
         // SAFETY: live channel; dup=TRUE makes the host copy the value into the session pool, so it stays valid
         // while we copy it even if another thread sets the variable again.
         unsafe {
-            let p = sys::switch_channel_get_variable_dup(self.raw, name.as_ptr(), sys::SWITCH_TRUE, -1);
+            let p =
+                sys::switch_channel_get_variable_dup(self.raw, name.as_ptr(), sys::SWITCH_TRUE, -1);
             string_from(p)
         }
     }
@@ -90,7 +98,14 @@ impl Channel<'_> {
         let value = value.map(c_string);
         let vp = value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr());
         // SAFETY: live channel; the host copies name and value before returning.
-        let st = unsafe { sys::switch_channel_set_variable_var_check(self.raw, name.as_ptr(), vp, sys::SWITCH_FALSE) };
+        let st = unsafe {
+            sys::switch_channel_set_variable_var_check(
+                self.raw,
+                name.as_ptr(),
+                vp,
+                sys::SWITCH_FALSE,
+            )
+        };
         st == sys::SWITCH_STATUS_SUCCESS
     }
 
@@ -166,7 +181,8 @@ impl XmlConfig {
         let name = c_string(name);
         let mut cfg: sys::switch_xml_t = std::ptr::null_mut();
         // SAFETY: out-pointer to a local; the root returned must be freed with switch_xml_free (see Drop).
-        let root = unsafe { sys::switch_xml_open_cfg(name.as_ptr(), &mut cfg, std::ptr::null_mut()) };
+        let root =
+            unsafe { sys::switch_xml_open_cfg(name.as_ptr(), &mut cfg, std::ptr::null_mut()) };
         if root.is_null() {
             return None;
         }
@@ -180,7 +196,10 @@ impl XmlConfig {
 
     /// The `<configuration>` element.
     pub fn node(&self) -> XmlNode<'_> {
-        XmlNode { raw: self.cfg, _life: PhantomData }
+        XmlNode {
+            raw: self.cfg,
+            _life: PhantomData,
+        }
     }
 }
 
@@ -203,7 +222,10 @@ impl ConfigNode for XmlNode<'_> {
         let name = c_string(name);
         // SAFETY: raw is a live node of a document kept open by the borrow of XmlConfig.
         let p = unsafe { sys::switch_xml_child(self.raw, name.as_ptr()) };
-        (!p.is_null()).then_some(XmlNode { raw: p, _life: PhantomData })
+        (!p.is_null()).then_some(XmlNode {
+            raw: p,
+            _life: PhantomData,
+        })
     }
 
     fn children(&self, name: &str) -> Vec<Self> {
@@ -218,7 +240,10 @@ impl ConfigNode for XmlNode<'_> {
             if p.is_null() {
                 break;
             }
-            out.push(XmlNode { raw: p, _life: PhantomData });
+            out.push(XmlNode {
+                raw: p,
+                _life: PhantomData,
+            });
         }
         out
     }
@@ -250,7 +275,8 @@ impl Registrar {
             return None;
         }
         // SAFETY: pool is the module's pool; the host copies nothing from name but keeps the pointer: 'static.
-        let module = unsafe { sys::switch_loadable_module_create_module_interface(pool, name.as_ptr()) };
+        let module =
+            unsafe { sys::switch_loadable_module_create_module_interface(pool, name.as_ptr()) };
         if module.is_null() {
             return None;
         }
@@ -268,8 +294,9 @@ impl Registrar {
         f: sys::switch_api_function_t,
     ) -> bool {
         // SAFETY: module is live during load; the host returns a zeroed interface from the module pool.
-        let p = unsafe { sys::switch_loadable_module_create_interface(self.module, sys::SWITCH_API_INTERFACE) }
-            as *mut sys::switch_api_interface_t;
+        let p = unsafe {
+            sys::switch_loadable_module_create_interface(self.module, sys::SWITCH_API_INTERFACE)
+        } as *mut sys::switch_api_interface_t;
         if p.is_null() {
             return false;
         }
@@ -294,8 +321,12 @@ impl Registrar {
         f: sys::switch_application_function_t,
     ) -> bool {
         // SAFETY: as in add_api.
-        let p = unsafe { sys::switch_loadable_module_create_interface(self.module, sys::SWITCH_APPLICATION_INTERFACE) }
-            as *mut sys::switch_application_interface_t;
+        let p = unsafe {
+            sys::switch_loadable_module_create_interface(
+                self.module,
+                sys::SWITCH_APPLICATION_INTERFACE,
+            )
+        } as *mut sys::switch_application_interface_t;
         if p.is_null() {
             return false;
         }

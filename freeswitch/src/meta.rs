@@ -15,7 +15,9 @@ pub struct Called {
 pub fn meta_ruri(number: &str, cfg: &Config) -> Result<String, String> {
     let host = cfg.meta_host.trim();
     if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
-        return Err(format!("meta-host {host} is an IP address; Meta answers 404 to that"));
+        return Err(format!(
+            "meta-host {host} is an IP address; Meta answers 404 to that"
+        ));
     }
     let e164 = to_e164(number, cfg)?;
     Ok(format!("sip:{e164}@{host};transport=tls"))
@@ -34,12 +36,16 @@ pub fn to_e164(number: &str, cfg: &Config) -> Result<String, String> {
 /// The called number and user parameters from the user part (or the whole) of a request URI.
 pub fn parse_called(ruri_or_user: &str) -> Result<Called, String> {
     let s = ruri_or_user.trim();
-    let s = s.strip_prefix("sips:").or_else(|| s.strip_prefix("sip:")).unwrap_or(s);
+    let s = s
+        .strip_prefix("sips:")
+        .or_else(|| s.strip_prefix("sip:"))
+        .unwrap_or(s);
     // The user part ends at the last '@' (the user part may not contain one unescaped).
     let user = s.rsplit_once('@').map_or(s, |(u, _)| u);
     let mut parts = user.split(';');
     let number = parts.next().unwrap_or_default();
-    let number = normalize_e164(number).ok_or_else(|| format!("called user {number:?} is not an E.164 number"))?;
+    let number = normalize_e164(number)
+        .ok_or_else(|| format!("called user {number:?} is not an E.164 number"))?;
     let params = parts
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
@@ -70,7 +76,13 @@ fn pct_decode(s: &str) -> String {
 }
 
 /// The `Proxy-Authorization` value answering `challenge` (one or more `Digest` challenges).
-pub fn digest(_challenge: &str, _number: &str, _password: &str, _method: &str, _uri: &str) -> Result<String, String> {
+pub fn digest(
+    _challenge: &str,
+    _number: &str,
+    _password: &str,
+    _method: &str,
+    _uri: &str,
+) -> Result<String, String> {
     Err("digest support comes from the wacall core (not merged in this build)".into())
 }
 
@@ -86,10 +98,19 @@ mod tests {
     #[test]
     fn ruri_from_common_forms() {
         let mut c = Config::default();
-        assert_eq!(meta_ruri("+1 555-123-4567", &c).unwrap(), "sip:+15551234567@wa.meta.vc;transport=tls");
-        assert_eq!(meta_ruri("15551234567", &c).unwrap(), "sip:+15551234567@wa.meta.vc;transport=tls");
+        assert_eq!(
+            meta_ruri("+1 555-123-4567", &c).unwrap(),
+            "sip:+15551234567@wa.meta.vc;transport=tls"
+        );
+        assert_eq!(
+            meta_ruri("15551234567", &c).unwrap(),
+            "sip:+15551234567@wa.meta.vc;transport=tls"
+        );
         c.international_prefix = Some("00".into());
-        assert_eq!(meta_ruri("0015551234567", &c).unwrap(), "sip:+15551234567@wa.meta.vc;transport=tls");
+        assert_eq!(
+            meta_ruri("0015551234567", &c).unwrap(),
+            "sip:+15551234567@wa.meta.vc;transport=tls"
+        );
         assert!(meta_ruri("12ab", &c).is_err());
         c.meta_host = "157.240.1.1".into();
         assert!(meta_ruri("+15551234567", &c).is_err());
@@ -97,11 +118,17 @@ mod tests {
 
     #[test]
     fn called_party_from_meta_invite() {
-        let c = parse_called("sip:+15551234567;tgrp=wa-trunk;trunk-context=example.com@pbx.example.com").unwrap();
+        let c = parse_called(
+            "sip:+15551234567;tgrp=wa-trunk;trunk-context=example.com@pbx.example.com",
+        )
+        .unwrap();
         assert_eq!(c.number, "+15551234567");
         assert_eq!(
             c.params,
-            vec![("tgrp".into(), "wa-trunk".into()), ("trunk-context".into(), "example.com".into())]
+            vec![
+                ("tgrp".into(), "wa-trunk".into()),
+                ("trunk-context".into(), "example.com".into())
+            ]
         );
         let c = parse_called("+15551234567;tgrp=a%20b").unwrap();
         assert_eq!(c.params, vec![("tgrp".into(), "a b".into())]);

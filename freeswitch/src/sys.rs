@@ -79,8 +79,11 @@ pub struct switch_loadable_module_function_table_t {
     pub flags: u32,
 }
 
-pub type switch_stream_handle_write_function_t =
-    unsafe extern "C" fn(handle: *mut switch_stream_handle_t, fmt: *const c_char, ...) -> switch_status_t;
+pub type switch_stream_handle_write_function_t = unsafe extern "C" fn(
+    handle: *mut switch_stream_handle_t,
+    fmt: *const c_char,
+    ...
+) -> switch_status_t;
 
 /// `struct switch_stream_handle` (switch_module_interfaces.h).
 #[repr(C)]
@@ -178,7 +181,9 @@ extern "C" {
 
     pub fn switch_version_full() -> *const c_char;
 
-    pub fn switch_core_session_get_channel(session: *mut switch_core_session_t) -> *mut switch_channel_t;
+    pub fn switch_core_session_get_channel(
+        session: *mut switch_core_session_t,
+    ) -> *mut switch_channel_t;
     pub fn switch_core_session_get_uuid(session: *mut switch_core_session_t) -> *mut c_char;
     pub fn switch_channel_get_variable_dup(
         channel: *mut switch_channel_t,
@@ -193,7 +198,11 @@ extern "C" {
         var_check: switch_bool_t,
     ) -> switch_status_t;
 
-    pub fn switch_xml_open_cfg(file_path: *const c_char, node: *mut switch_xml_t, params: *mut c_void) -> switch_xml_t;
+    pub fn switch_xml_open_cfg(
+        file_path: *const c_char,
+        node: *mut switch_xml_t,
+        params: *mut c_void,
+    ) -> switch_xml_t;
     pub fn switch_xml_child(xml: switch_xml_t, name: *const c_char) -> switch_xml_t;
     pub fn switch_xml_idx(xml: switch_xml_t, idx: c_int) -> switch_xml_t;
     pub fn switch_xml_attr_soft(xml: switch_xml_t, attr: *const c_char) -> *const c_char;
@@ -238,7 +247,9 @@ mod test_stubs {
     pub unsafe fn switch_version_full() -> *const c_char {
         c"test".as_ptr()
     }
-    pub unsafe fn switch_core_session_get_channel(_: *mut switch_core_session_t) -> *mut switch_channel_t {
+    pub unsafe fn switch_core_session_get_channel(
+        _: *mut switch_core_session_t,
+    ) -> *mut switch_channel_t {
         null_mut()
     }
     pub unsafe fn switch_core_session_get_uuid(_: *mut switch_core_session_t) -> *mut c_char {
@@ -260,7 +271,11 @@ mod test_stubs {
     ) -> switch_status_t {
         SWITCH_STATUS_FALSE
     }
-    pub unsafe fn switch_xml_open_cfg(_: *const c_char, _: *mut switch_xml_t, _: *mut c_void) -> switch_xml_t {
+    pub unsafe fn switch_xml_open_cfg(
+        _: *const c_char,
+        _: *mut switch_xml_t,
+        _: *mut c_void,
+    ) -> switch_xml_t {
         null_mut()
     }
     pub unsafe fn switch_xml_child(_: switch_xml_t, _: *const c_char) -> switch_xml_t {
@@ -286,9 +301,18 @@ mod tests {
     fn layout_matches_freeswitch_1_10_12_headers() {
         assert_eq!(size_of::<switch_loadable_module_function_table_t>(), 40);
         assert_eq!(offset_of!(switch_loadable_module_function_table_t, load), 8);
-        assert_eq!(offset_of!(switch_loadable_module_function_table_t, shutdown), 16);
-        assert_eq!(offset_of!(switch_loadable_module_function_table_t, runtime), 24);
-        assert_eq!(offset_of!(switch_loadable_module_function_table_t, flags), 32);
+        assert_eq!(
+            offset_of!(switch_loadable_module_function_table_t, shutdown),
+            16
+        );
+        assert_eq!(
+            offset_of!(switch_loadable_module_function_table_t, runtime),
+            24
+        );
+        assert_eq!(
+            offset_of!(switch_loadable_module_function_table_t, flags),
+            32
+        );
         assert_eq!(size_of::<switch_stream_handle_t>(), 80);
         assert_eq!(offset_of!(switch_stream_handle_t, write_function), 8);
         assert_eq!(offset_of!(switch_stream_handle_t, data), 24);
@@ -300,7 +324,10 @@ mod tests {
         assert_eq!(offset_of!(switch_api_interface_t, parent), 56);
         assert_eq!(offset_of!(switch_api_interface_t, next), 64);
         assert_eq!(size_of::<switch_application_interface_t>(), 88);
-        assert_eq!(offset_of!(switch_application_interface_t, application_function), 8);
+        assert_eq!(
+            offset_of!(switch_application_interface_t, application_function),
+            8
+        );
         assert_eq!(offset_of!(switch_application_interface_t, long_desc), 16);
         assert_eq!(offset_of!(switch_application_interface_t, short_desc), 24);
         assert_eq!(offset_of!(switch_application_interface_t, syntax), 32);
