@@ -127,16 +127,20 @@ fn sdp(args: &str) -> Result<String, String> {
         .lines()
         .map(|l| format!("{}\r\n", l.trim_end_matches('\r')))
         .collect();
-    meta::map_sdp(direction, &sdp)
+    meta::map_sdp(direction, &sdp, &*loaded()?)
 }
 
 fn stats() -> String {
-    STATS
+    let mut out: Vec<String> = STATS
         .snapshot()
         .into_iter()
         .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect();
+    match state::relay_stats() {
+        Ok(r) => out.extend(r.into_iter().map(|(k, v)| format!("{k}={v}"))),
+        Err(e) => out.push(format!("relay=\"{e}\"")),
+    }
+    out.join(" ")
 }
 
 fn reload(env: &dyn Env) -> Result<String, String> {

@@ -29,6 +29,15 @@ impl SrtpMode {
     }
 }
 
+/// What wacall offers the PBX on calls from Meta.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PbxMediaMode {
+    /// SDES-SRTP (`RTP/SAVP`, AES_CM_128_HMAC_SHA1_80): what a sofia profile with `rtp-secure-media` expects.
+    Sdes,
+    /// Plain RTP (`RTP/AVP`).
+    Rtp,
+}
+
 /// One business phone number configured at Meta.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Number {
@@ -66,6 +75,14 @@ pub struct Config {
     pub international_prefix: Option<String>,
     /// Default SRTP mode for numbers that do not say.
     pub default_srtp: SrtpMode,
+    /// Media toward the PBX (FreeSWITCH itself) on calls from Meta.
+    pub pbx_media: PbxMediaMode,
+    /// Start the media relay threads at load.
+    pub relay: bool,
+    /// The relay's control socket (for the `wacall` CLI); `None`: a per-process path in the temp directory.
+    pub relay_control_socket: Option<String>,
+    /// Relay event loops.
+    pub relay_workers: usize,
     /// Address the relay binds on.
     pub relay_address: String,
     /// Relay port range, inclusive.
@@ -80,6 +97,10 @@ impl Default for Config {
             meta_host: "wa.meta.vc".into(),
             international_prefix: None,
             default_srtp: SrtpMode::Dtls,
+            pbx_media: PbxMediaMode::Sdes,
+            relay: true,
+            relay_control_socket: None,
+            relay_workers: 1,
             relay_address: "127.0.0.1".into(),
             relay_ports: (43000, 43999),
             numbers: Vec::new(),
@@ -159,6 +180,28 @@ impl Config {
             "international-prefix" => self.international_prefix = non_empty(value),
             "srtp" | "default-srtp" => {
                 self.default_srtp = SrtpMode::parse(value).ok_or(bad("DTLS or SDES"))?
+            }
+            "pbx-media" => {
+                self.pbx_media = match value.to_ascii_lowercase().as_str() {
+                    "sdes" => PbxMediaMode::Sdes,
+                    "rtp" => PbxMediaMode::Rtp,
+                    _ => return Err(bad("sdes or rtp")),
+                }
+            }
+            "relay" => {
+                self.relay = match value.to_ascii_lowercase().as_str() {
+                    "true" | "yes" | "on" | "1" => true,
+                    "false" | "no" | "off" | "0" => false,
+                    _ => return Err(bad("true or false")),
+                }
+            }
+            "relay-control-socket" => self.relay_control_socket = non_empty(value),
+            "relay-workers" => {
+                self.relay_workers = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=64).contains(n))
+                    .ok_or(bad("1 to 64"))?
             }
             "relay-address" => {
                 value

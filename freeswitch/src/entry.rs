@@ -116,6 +116,14 @@ unsafe extern "C" fn mod_wacall_load(
             }
         }
         let n = cfg.numbers.len();
+        match state::start_relay(&cfg) {
+            Ok(Some(line)) => log(Level::Notice, &line),
+            Ok(None) => {}
+            Err(e) => log(
+                Level::Warning,
+                &format!("{e}; calls will not have wacall's media relay"),
+            ),
+        }
         state::set_config(Some(cfg));
         log(
             Level::Notice,
@@ -134,6 +142,9 @@ unsafe extern "C" fn mod_wacall_load(
 unsafe extern "C" fn mod_wacall_shutdown() -> sys::switch_status_t {
     guard("shutdown", sys::SWITCH_STATUS_SUCCESS, || {
         state::set_config(None);
+        if state::stop_relay() {
+            log(Level::Notice, "relay stopped");
+        }
         log(Level::Notice, "mod_wacall unloaded");
         sys::SWITCH_STATUS_SUCCESS
     })

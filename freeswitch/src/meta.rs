@@ -1,7 +1,7 @@
 //! The one place where mod_wacall calls the wacall core (SIP URIs, digest, SDP mapping) for Meta's rules.
 //! Everything FreeSWITCH-specific stays outside; everything Meta-specific comes from the core.
 
-use crate::config::{normalize_e164, Config};
+use crate::config::{normalize_e164, Config, SrtpMode};
 
 /// The called party of a call from Meta: `INVITE sip:+<E164>;tgrp=...;trunk-context=...@host`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,10 +86,48 @@ pub fn digest(
     Err("digest support comes from the wacall core (not merged in this build)".into())
 }
 
-/// Map an SDP for the other side: `meta-to-pbx` (Meta's DTLS offer -> SDES/RTP) or `pbx-to-meta`.
-pub fn map_sdp(_direction: &str, _sdp: &str) -> Result<String, String> {
-    Err("SDP mapping comes from the wacall core (not merged in this build)".into())
+/// Map an SDP for the other side: `meta-to-pbx` (Meta's offer -> the PBX's SDES or RTP offer) or `pbx-to-meta`
+/// (the PBX's offer -> a DTLS+ICE or SDES offer for Meta, per the default SRTP mode).
+///
+/// A preview for operators: the media address is the relay's configured address and first port, the ICE
+/// credentials are fresh, the DTLS fingerprint a placeholder. Calls use the relay's real allocation instead.
+pub fn map_sdp(direction: &str, sdp: &str, cfg: &Config) -> Result<String, String> {
+    use wacall::sdp::{self, MapConfig, MediaAllocation, MetaMedia, PbxMedia};
+    let ip: std::net::IpAddr = cfg
+        .relay_address
+        .parse()
+        .map_err(|_| "relay-address is not an IP address")?;
+    let port = cfg.relay_ports.0;
+    let (ufrag, pwd) = sdp::generate_ice_credentials().map_err(|e| e.to_string())?;
+    let alloc = MediaAllocation::new(
+        std::net::SocketAddr::new(ip, port),
+        std::net::SocketAddr::new(ip, port.saturating_add(2)),
+        ufrag,
+        pwd,
+        PREVIEW_FINGERPRINT,
+    );
+    let pbx_media = match cfg.pbx_media {
+        crate::config::PbxMediaMode::Sdes => {
+            PbxMedia::Sdes(vec![sdp::CryptoSuite::AesCm128HmacSha1_80])
+        }
+        crate::config::PbxMediaMode::Rtp => PbxMedia::Rtp,
+    };
+    let meta_media = match cfg.default_srtp {
+        SrtpMode::Dtls => MetaMedia::Dtls,
+        SrtpMode::Sdes => MetaMedia::Sdes,
+    };
+    let map_cfg = MapConfig::new(pbx_media, meta_media);
+    let mapped = match direction {
+        "meta-to-pbx" => sdp::meta_offer_to_pbx(sdp, &alloc, &map_cfg),
+        "pbx-to-meta" => sdp::pbx_offer_to_meta(sdp, &alloc, &map_cfg),
+        other => return Err(format!("unknown direction {other:?}")),
+    };
+    mapped.map(|m| m.sdp).map_err(|e| e.to_string())
 }
+
+/// Shown in `wacall_sdp` previews instead of a certificate's fingerprint (all bytes 0xAA: obviously not real).
+const PREVIEW_FINGERPRINT: &str =
+    "AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA:AA";
 
 #[cfg(test)]
 mod tests {
@@ -114,6 +152,25 @@ mod tests {
         assert!(meta_ruri("12ab", &c).is_err());
         c.meta_host = "157.240.1.1".into();
         assert!(meta_ruri("+15551234567", &c).is_err());
+    }
+
+    const META_OFFER: &str = include_str!("../../tests/fixtures/sdp/meta_offer_dtls.sdp");
+
+    #[test]
+    fn sdp_preview_both_directions() {
+        let cfg = Config::default();
+        let pbx = map_sdp("meta-to-pbx", META_OFFER, &cfg).unwrap();
+        assert!(pbx.contains("m=audio 43002 RTP/SAVP 111 126\r\n"), "{pbx}");
+        assert!(
+            pbx.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+            "{pbx}"
+        );
+        assert!(!pbx.contains("a=ice-"), "{pbx}");
+        let meta = map_sdp("pbx-to-meta", &pbx, &cfg).unwrap();
+        assert!(meta.contains("UDP/TLS/RTP/SAVPF"), "{meta}");
+        assert!(meta.contains("a=setup:actpass"), "{meta}");
+        assert!(map_sdp("meta-to-pbx", "v=0\r\n", &cfg).is_err());
+        assert!(map_sdp("up", META_OFFER, &cfg).is_err());
     }
 
     #[test]

@@ -62,3 +62,94 @@ pub fn config() -> Option<Arc<Config>> {
 pub fn set_config(cfg: Option<Config>) {
     *CONFIG.write().unwrap_or_else(|e| e.into_inner()) = cfg.map(Arc::new);
 }
+
+/// The media relay threads, started at load and stopped at shutdown.
+static RELAY: std::sync::Mutex<Option<RelayRunning>> = std::sync::Mutex::new(None);
+
+struct RelayRunning {
+    handle: wacall::relay::RelayHandle,
+    socket: std::path::PathBuf,
+}
+
+/// Start the relay as configured (no-op when disabled). Errors are for the log: the module works without it.
+pub fn start_relay(cfg: &Config) -> Result<Option<String>, String> {
+    if !cfg.relay {
+        return Ok(None);
+    }
+    let mut slot = RELAY.lock().unwrap_or_else(|e| e.into_inner());
+    if slot.is_some() {
+        return Ok(None);
+    }
+    let ip: std::net::IpAddr = cfg
+        .relay_address
+        .parse()
+        .map_err(|_| "relay-address is not an IP address")?;
+    let iface = match ip {
+        std::net::IpAddr::V4(v4) => wacall::relay::Interface {
+            ipv4: Some(v4),
+            ipv6: None,
+            ..Default::default()
+        },
+        std::net::IpAddr::V6(v6) => wacall::relay::Interface {
+            ipv4: None,
+            ipv6: Some(v6),
+            ..Default::default()
+        },
+    };
+    let rc = wacall::relay::RelayConfig {
+        meta: iface.clone(),
+        pbx: iface,
+        port_min: cfg.relay_ports.0,
+        port_max: cfg.relay_ports.1,
+        workers: cfg.relay_workers,
+        ..Default::default()
+    };
+    let socket = match &cfg.relay_control_socket {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::env::temp_dir().join(format!("mod_wacall-{}.sock", std::process::id())),
+    };
+    let handle =
+        wacall::relay::spawn(rc, &socket).map_err(|e| format!("relay did not start: {e}"))?;
+    let line = format!(
+        "relay started: {} ports {}-{}, {} worker(s), control socket {}",
+        cfg.relay_address,
+        cfg.relay_ports.0,
+        cfg.relay_ports.1,
+        cfg.relay_workers,
+        socket.display()
+    );
+    *slot = Some(RelayRunning { handle, socket });
+    Ok(Some(line))
+}
+
+/// Stop the relay threads and close every socket; true if one was running.
+pub fn stop_relay() -> bool {
+    let running = RELAY.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match running {
+        Some(r) => {
+            r.handle.stop();
+            let _ = std::fs::remove_file(&r.socket);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The relay's totals as `name=value` pairs, or why there are none.
+pub fn relay_stats() -> Result<Vec<(&'static str, String)>, String> {
+    let slot = RELAY.lock().unwrap_or_else(|e| e.into_inner());
+    let r = slot.as_ref().ok_or("relay not running")?;
+    let (t, _calls) = r.handle.driver().stats().map_err(|e| format!("{e:?}"))?;
+    Ok(vec![
+        ("relay_calls", t.calls.to_string()),
+        ("relay_calls_started", t.calls_started.to_string()),
+        ("relay_calls_ended", t.calls_ended.to_string()),
+        ("relay_packets_in", t.legs.packets_in.to_string()),
+        ("relay_packets_out", t.legs.packets_out.to_string()),
+        ("relay_drops", t.legs.drops.to_string()),
+        ("relay_auth_failures", t.legs.auth_failures.to_string()),
+        ("relay_stray_drops", t.stray_drops.to_string()),
+        ("relay_workers", t.workers.to_string()),
+        ("relay_control_socket", r.socket.display().to_string()),
+    ])
+}

@@ -15,14 +15,20 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The cdylib cargo built for this test run: `cargo test` leaves it in deps/ (only `cargo build` copies it up a
+/// level), so take the newer of the two.
 fn module_path() -> PathBuf {
-    let p = target_dir().join("libmod_wacall.so");
-    assert!(
-        p.exists(),
-        "{} missing: cargo builds the cdylib with the tests",
-        p.display()
-    );
-    p
+    let dir = target_dir();
+    let newest = [
+        dir.join("deps/libmod_wacall.so"),
+        dir.join("libmod_wacall.so"),
+    ]
+    .into_iter()
+    .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+    .max();
+    newest
+        .expect("libmod_wacall.so missing: cargo builds the cdylib with the tests")
+        .1
 }
 
 /// Compile the fake host once per test run with `cc`, exporting its symbols to the module (-rdynamic).
@@ -30,16 +36,19 @@ fn host_binary() -> &'static Path {
     static HOST: OnceLock<PathBuf> = OnceLock::new();
     HOST.get_or_init(|| {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/host/fake_switch.c");
-        let out = target_dir().join(format!("fake_switch-{}", std::process::id()));
+        let out = target_dir().join("fake_switch_host");
+        let tmp = target_dir().join(format!("fake_switch_host.{}", std::process::id()));
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
         let st = Command::new(cc)
             .args(["-std=c11", "-Wall", "-Werror", "-O1", "-rdynamic", "-o"])
-            .arg(&out)
+            .arg(&tmp)
             .arg(&src)
             .arg("-ldl")
             .status()
             .expect("run cc");
         assert!(st.success(), "compiling the fake FreeSWITCH host failed");
+        // Rename into place so a concurrent test run never executes a half-written binary.
+        std::fs::rename(&tmp, &out).expect("rename host binary");
         out
     })
 }
@@ -163,7 +172,12 @@ fn api_commands_answer_ok_and_err() {
         !out.contains("s3cret") && !out.contains("pw-two"),
         "a password leaked:\n{out}"
     );
-    assert!(reply(&out, "wacall_stats", 0).starts_with("+OK api_calls="));
+    let stats = reply(&out, "wacall_stats", 0);
+    assert!(stats.starts_with("+OK api_calls="), "{stats}");
+    assert!(
+        stats.contains(" relay_calls=0 ") && stats.contains(" relay_workers=1 "),
+        "{stats}"
+    );
     assert_eq!(
         reply(&out, "wacall_reload", 0),
         "+OK reloaded, 2 number(s)\n"
@@ -171,6 +185,24 @@ fn api_commands_answer_ok_and_err() {
     assert!(reply(&out, "wacall_digest", 0).starts_with("-ERR "));
     assert!(reply(&out, "wacall_sdp", 0).starts_with("-ERR unknown direction"));
     assert!(out.contains("XML opens=2 frees=2"), "{out}");
+}
+
+#[test]
+fn sdp_command_maps_meta_offer() {
+    let offer =
+        include_str!("../../tests/fixtures/sdp/meta_offer_dtls.sdp").replace("\r\n", "\\r\\n");
+    let out = run_host(
+        &format!("api wacall_sdp meta-to-pbx {offer}\napi wacall_sdp pbx-to-meta v=0\n"),
+        &[],
+    );
+    let pbx = reply(&out, "wacall_sdp", 0);
+    assert!(pbx.starts_with("+OK\nv=0"), "{pbx}");
+    assert!(pbx.contains("m=audio 43002 RTP/SAVP 111 126"), "{pbx}");
+    assert!(
+        pbx.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{pbx}"
+    );
+    assert!(reply(&out, "wacall_sdp", 1).starts_with("-ERR "), "{out}");
 }
 
 #[test]
