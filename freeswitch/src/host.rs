@@ -233,17 +233,15 @@ impl ConfigNode for XmlNode<'_> {
         let Some(first) = self.child(name) else {
             return out;
         };
-        // switch_xml_idx walks the same-name list through functions, so we need no layout of struct switch_xml.
-        for i in 0..c_int::MAX {
-            // SAFETY: first is a live node; idx returns null past the end.
-            let p = unsafe { sys::switch_xml_idx(first.raw, i) };
-            if p.is_null() {
-                break;
-            }
+        let mut p = first.raw;
+        while !p.is_null() {
             out.push(XmlNode {
                 raw: p,
                 _life: PhantomData,
             });
+            // SAFETY: p is a live node of the open document; `next` (offset 40, checked against the headers) is
+            // the same-name list, null-terminated.
+            p = unsafe { (*p).next };
         }
         out
     }

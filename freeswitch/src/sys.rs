@@ -56,9 +56,20 @@ pub struct switch_core_session_t {
 pub struct switch_channel_t {
     _private: [u8; 0],
 }
+/// `struct switch_xml` (switch_xml.h), up to `child`: only ever read through a host pointer. The same-name
+/// sibling list (`next`) has no exported accessor (`switch_xml_idx` is not exported by libfreeswitch), so
+/// mod_wacall reads the field, like FreeSWITCH's own `switch_xml_next()` macro does.
 #[repr(C)]
 pub struct switch_xml {
-    _private: [u8; 0],
+    pub name: *mut c_char,
+    pub attr: *mut *mut c_char,
+    pub txt: *mut c_char,
+    pub free_path: *mut c_char,
+    pub off: usize,
+    pub next: switch_xml_t,
+    pub sibling: switch_xml_t,
+    pub ordered: switch_xml_t,
+    pub child: switch_xml_t,
 }
 pub type switch_xml_t = *mut switch_xml;
 
@@ -154,6 +165,8 @@ const _: () = {
     assert!(std::mem::offset_of!(switch_application_interface_t, application_function) == 8);
     assert!(std::mem::offset_of!(switch_application_interface_t, syntax) == 32);
     assert!(std::mem::offset_of!(switch_application_interface_t, flags) == 40);
+    assert!(std::mem::offset_of!(switch_xml, next) == 40);
+    assert!(std::mem::offset_of!(switch_xml, child) == 64);
 };
 
 // In the module these resolve against the FreeSWITCH binary at dlopen time; unit tests link `test_stubs` instead.
@@ -204,7 +217,6 @@ extern "C" {
         params: *mut c_void,
     ) -> switch_xml_t;
     pub fn switch_xml_child(xml: switch_xml_t, name: *const c_char) -> switch_xml_t;
-    pub fn switch_xml_idx(xml: switch_xml_t, idx: c_int) -> switch_xml_t;
     pub fn switch_xml_attr_soft(xml: switch_xml_t, attr: *const c_char) -> *const c_char;
     pub fn switch_xml_free(xml: switch_xml_t);
 }
@@ -281,9 +293,6 @@ mod test_stubs {
     pub unsafe fn switch_xml_child(_: switch_xml_t, _: *const c_char) -> switch_xml_t {
         null_mut()
     }
-    pub unsafe fn switch_xml_idx(_: switch_xml_t, _: c_int) -> switch_xml_t {
-        null_mut()
-    }
     pub unsafe fn switch_xml_attr_soft(_: switch_xml_t, _: *const c_char) -> *const c_char {
         c"".as_ptr()
     }
@@ -333,6 +342,12 @@ mod tests {
         assert_eq!(offset_of!(switch_application_interface_t, syntax), 32);
         assert_eq!(offset_of!(switch_application_interface_t, flags), 40);
         assert_eq!(offset_of!(switch_application_interface_t, next), 80);
+        assert_eq!(offset_of!(switch_xml, name), 0);
+        assert_eq!(offset_of!(switch_xml, attr), 8);
+        assert_eq!(offset_of!(switch_xml, txt), 16);
+        assert_eq!(offset_of!(switch_xml, next), 40);
+        assert_eq!(offset_of!(switch_xml, sibling), 48);
+        assert_eq!(offset_of!(switch_xml, child), 64);
     }
 
     #[test]

@@ -319,3 +319,53 @@ fn reload_cycle_and_missing_config() {
     assert!(out.contains("wacall.conf not found"), "{out}");
     assert!(reply(&out, "wacall_status", 0).contains("profile=wacall-meta"));
 }
+
+/// Every host symbol the module imports is one that FreeSWITCH 1.10.12's libfreeswitch.so really exports
+/// (the list is `nm -D --defined-only` of the hand-built 1.10.12; see VERIFIED.md). The fake host alone could
+/// not show this: it exports whatever it defines.
+#[test]
+fn imports_only_symbols_libfreeswitch_exports() {
+    let exports: std::collections::HashSet<&str> =
+        include_str!("host/libfreeswitch-1.10.12.exports")
+            .lines()
+            .collect();
+    assert!(exports.contains("switch_log_printf") && exports.len() > 1000);
+    let out = Command::new("nm")
+        .args(["-D", "--undefined-only"])
+        .arg(module_path())
+        .output()
+        .expect("run nm (binutils)");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let imports: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .filter(|s| s.starts_with("switch_"))
+        .collect();
+    assert!(
+        imports.contains(&"switch_loadable_module_create_interface"),
+        "{text}"
+    );
+    for sym in imports {
+        assert!(
+            exports.contains(sym),
+            "{sym} is not exported by libfreeswitch 1.10.12"
+        );
+    }
+    let defined = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(module_path())
+        .output()
+        .expect("run nm");
+    let text = String::from_utf8_lossy(&defined.stdout);
+    let ours: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .filter(|s| s.starts_with("mod_") || s.starts_with("switch_"))
+        .collect();
+    assert_eq!(
+        ours,
+        ["mod_wacall_module_interface"],
+        "the module exports exactly its table"
+    );
+}

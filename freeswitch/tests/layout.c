@@ -34,6 +34,13 @@ int main(void)
 	OFF(switch_application_interface_t, syntax);
 	OFF(switch_application_interface_t, flags);
 	OFF(switch_application_interface_t, next);
+	SZ(struct switch_xml);
+	OFF(struct switch_xml, name);
+	OFF(struct switch_xml, attr);
+	OFF(struct switch_xml, txt);
+	OFF(struct switch_xml, next);
+	OFF(struct switch_xml, sibling);
+	OFF(struct switch_xml, child);
 	SZ(switch_status_t);
 	SZ(switch_bool_t);
 	SZ(switch_module_interface_name_t);

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,15 +161,21 @@ static void clear_vars(void)
 }
 
 /* ---- XML configuration: a fixed wacall.conf ---- */
-typedef struct xml { const char *name; const char *attrs[8]; struct xml *child, *next, *sibling; } xml_t;
-static xml_t p_profile = { "param", { "name", "profile", "value", "wacall-meta" } };
-static xml_t p_ports = { "param", { "name", "relay-ports", "value", "43000-43099" } };
-static xml_t settings = { "settings", { 0 }, &p_profile };
-static xml_t num2 = { "number", { "id", "+15550001111", "password", "pw-two", "srtp", "SDES" } };
-static xml_t num1 = { "number", { "id", "+15551234567", "password", "s3cret", "gateway", "wa1" } };
-static xml_t numbers = { "numbers", { 0 }, &num1 };
-static xml_t configuration = { "configuration", { "name", "wacall.conf" }, &settings };
-static xml_t root = { "document", { 0 }, &configuration };
+/* struct switch_xml's real layout up to `child` (mod_wacall reads `next`); attributes kept after it. */
+typedef struct xml {
+	const char *name; char **attr; char *txt; char *free_path; size_t off;
+	struct xml *next, *sibling, *ordered, *child;
+	const char *attrs[8];
+} xml_t;
+_Static_assert(offsetof(xml_t, next) == 40 && offsetof(xml_t, child) == 64, "struct switch_xml layout");
+static xml_t p_profile = { .name = "param", .attrs = { "name", "profile", "value", "wacall-meta" } };
+static xml_t p_ports = { .name = "param", .attrs = { "name", "relay-ports", "value", "43000-43099" } };
+static xml_t settings = { .name = "settings", .child = &p_profile };
+static xml_t num2 = { .name = "number", .attrs = { "id", "+15550001111", "password", "pw-two", "srtp", "SDES" } };
+static xml_t num1 = { .name = "number", .attrs = { "id", "+15551234567", "password", "s3cret", "gateway", "wa1" } };
+static xml_t numbers = { .name = "numbers", .child = &num1 };
+static xml_t configuration = { .name = "configuration", .attrs = { "name", "wacall.conf" }, .child = &settings };
+static xml_t root = { .name = "document", .child = &configuration };
 static int xml_opens, xml_frees;
 static int xml_missing;
 
@@ -194,12 +201,6 @@ xml_t *switch_xml_child(xml_t *x, const char *name)
 	if (!x) return NULL;
 	for (xml_t *c = x->child; c; c = c->sibling) if (!strcmp(c->name, name)) return c;
 	return NULL;
-}
-
-xml_t *switch_xml_idx(xml_t *x, int idx)
-{
-	for (; x && idx > 0; idx--) x = x->next;
-	return x;
 }
 
 const char *switch_xml_attr_soft(xml_t *x, const char *attr)
