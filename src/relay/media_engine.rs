@@ -260,6 +260,7 @@ pub fn remote_to_media(r: &RemoteLeg) -> Result<media::RemoteLeg, String> {
         payload: PayloadTypes {
             audio: r.audio_pt.unwrap_or(d.audio),
             dtmf: r.dtmf_pt.or(d.dtmf),
+            clock_rate: r.clock_rate.unwrap_or(d.clock_rate),
         },
     })
 }

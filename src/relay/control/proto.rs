@@ -177,6 +177,9 @@ pub struct RemoteLeg {
     /// telephone-event's payload type on this leg (default 126), if negotiated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dtmf_pt: Option<u8>,
+    /// The audio codec's RTP clock rate (default 48000, opus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_rate: Option<u32>,
 }
 
 impl fmt::Debug for RemoteLeg {
@@ -192,6 +195,7 @@ impl fmt::Debug for RemoteLeg {
             .field("sdes", &self.sdes)
             .field("audio_pt", &self.audio_pt)
             .field("dtmf_pt", &self.dtmf_pt)
+            .field("clock_rate", &self.clock_rate)
             .finish()
     }
 }
