@@ -260,12 +260,15 @@ impl fmt::Display for Challenge {
 /// Write `"value"` with `"` and `\` escaped.
 pub(crate) fn write_quoted(f: &mut impl fmt::Write, v: &str) -> fmt::Result {
     f.write_char('"')?;
-    for c in v.chars() {
-        if c == '"' || c == '\\' {
-            f.write_char('\\')?;
-        }
-        f.write_char(c)?;
+    // Write unescaped runs whole: per-char writes through a formatter dominate the cost of a header.
+    let mut rest = v;
+    while let Some(i) = rest.find(['"', '\\']) {
+        f.write_str(&rest[..i])?;
+        f.write_char('\\')?;
+        f.write_str(&rest[i..i + 1])?;
+        rest = &rest[i + 1..];
     }
+    f.write_str(rest)?;
     f.write_char('"')
 }
 

@@ -270,7 +270,7 @@ pub fn meta_authorization(
         ch.algorithm_raw().unwrap_or("MD5"),
         ch.realm()
     );
-    Ok(respond(ch, &creds, &DigestRequest::new(method, request_uri))?.to_string())
+    Ok(respond(ch, &creds, &DigestRequest::new(method, request_uri))?.to_header_value())
 }
 
 #[cfg(test)]
