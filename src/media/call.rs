@@ -458,7 +458,7 @@ impl Call {
             }
             // Media never changes ICE/DTLS state: skip `progress` on the hot path.
             PacketKind::Rtp => return self.on_rtp(now, leg, local, from, buf, out),
-            PacketKind::Rtcp => return self.on_rtcp(now, leg, local, from, buf),
+            PacketKind::Rtcp => return self.on_rtcp(now, leg, from, buf),
             PacketKind::Unknown => return self.drop_malformed(leg),
         }
         self.progress(now, out);
@@ -487,7 +487,7 @@ impl Call {
         leg: LegId,
         local: SocketAddr,
         from: SocketAddr,
-        out: Option<&mut Outbox>,
+        out: &mut Outbox,
     ) -> bool {
         let l = &mut self.legs[leg.index()];
         if let Some(agent) = &l.ice {
@@ -507,9 +507,7 @@ impl Call {
                 if stale {
                     l.dest = Some((local, from));
                     l.last_latch_in = Some(now);
-                    if let Some(out) = out {
-                        out.event(CallEvent::RemoteSelected { leg, remote: from });
-                    }
+                    out.event(CallEvent::RemoteSelected { leg, remote: from });
                     true
                 } else {
                     false
@@ -519,14 +517,7 @@ impl Call {
         }
     }
 
-    fn on_rtcp(
-        &mut self,
-        now: Instant,
-        leg: LegId,
-        local: SocketAddr,
-        from: SocketAddr,
-        buf: &mut [u8],
-    ) {
+    fn on_rtcp(&mut self, now: Instant, leg: LegId, from: SocketAddr, buf: &mut [u8]) {
         let li = leg.index();
         let len = match &mut self.legs[li].srtp {
             Some(s) => match s.inbound.unprotect_rtcp(buf) {
@@ -539,10 +530,14 @@ impl Call {
                 return;
             }
         };
-        // RTCP never latches (it carries no audio); it must come from the media source.
-        if !self.accept_source(now, leg, local, from, None)
-            && self.legs[li].dest.is_some_and(|(_, r)| r != from)
-        {
+        // RTCP never latches (only authenticated media may move the destination); it must come from the peer we
+        // send to (the ICE-selected or latched address).
+        let l = &self.legs[li];
+        let from_peer = match &l.ice {
+            Some(agent) => agent.selected().is_some_and(|(_, r)| r == from),
+            None => l.dest.is_some_and(|(_, r)| r == from),
+        };
+        if !from_peer {
             self.legs[li].stats.dropped += 1;
             return;
         }
@@ -583,7 +578,7 @@ impl Call {
                 return;
             }
         };
-        if !self.accept_source(now, leg, local, from, Some(out)) {
+        if !self.accept_source(now, leg, local, from, out) {
             self.legs[li].stats.dropped += 1;
             return;
         }
@@ -946,10 +941,10 @@ impl Call {
 
     /// Counters of both legs.
     pub fn stats(&self) -> CallStats {
-        let mut meta = self.legs[0].stats;
-        let mut pbx = self.legs[1].stats;
-        let _ = (&mut meta, &mut pbx);
-        CallStats { meta, pbx }
+        CallStats {
+            meta: self.legs[0].stats,
+            pbx: self.legs[1].stats,
+        }
     }
 
     /// Where `leg`'s media currently goes (ICE selection, latched address or SDP address).

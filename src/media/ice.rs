@@ -459,7 +459,13 @@ impl IceAgent {
                 }
             }
             self.maybe_nominate(now);
-            if self.pairs.iter().all(|p| p.state == PairState::Failed) && !self.pairs.is_empty() {
+            // No pair at all (e.g. the peer offers only IPv6 and we have only IPv4) fails at once against an
+            // ice-lite peer, which will never send a check that could create a peer-reflexive pair.
+            let lite = self.remote.as_ref().is_some_and(|r| r.lite);
+            if (self.pairs.is_empty() && lite)
+                || (!self.pairs.is_empty()
+                    && self.pairs.iter().all(|p| p.state == PairState::Failed))
+            {
                 self.state = IceState::Failed;
                 self.events.push_back(IceEvent::Failed);
             }
