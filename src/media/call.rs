@@ -232,6 +232,11 @@ impl Outbox {
         self.arena.resize(start + room, 0);
         &mut self.arena[start..]
     }
+    /// The buffer handed out by the last `begin` (again).
+    pub(crate) fn last_mut(&mut self) -> &mut [u8] {
+        let start = self.slots.last().map_or(0, |s| s.end);
+        &mut self.arena[start..]
+    }
     /// Keeps `len` bytes of the buffer handed out by the last `begin` as a datagram.
     pub(crate) fn commit(&mut self, leg: LegId, local: SocketAddr, remote: SocketAddr, len: usize) {
         let start = self.slots.last().map_or(0, |s| s.end);
@@ -267,6 +272,37 @@ impl Outbox {
 pub struct CallStats {
     pub meta: LegStats,
     pub pbx: LegStats,
+}
+
+/// Protects the datagram being built in the outbox (`len` plain bytes) with `srtp` (if any) and commits it;
+/// None (and nothing queued) if protection failed.
+fn protect_commit(
+    out: &mut Outbox,
+    srtp: &mut Option<SrtpSession>,
+    rtcp: bool,
+    len: usize,
+    (leg, local, remote): (LegId, SocketAddr, SocketAddr),
+) -> Option<usize> {
+    let n = match srtp {
+        Some(ctx) => {
+            let room = out.last_mut();
+            let r = if rtcp {
+                ctx.outbound.protect_rtcp(room, len)
+            } else {
+                ctx.outbound.protect_rtp(room, len)
+            };
+            match r {
+                Ok(n) => n,
+                Err(_) => {
+                    out.abort();
+                    return None;
+                }
+            }
+        }
+        None => len,
+    };
+    out.commit(leg, local, remote, n);
+    Some(n)
 }
 
 /// A two-leg call. See the module documentation for how to drive it.
@@ -655,18 +691,11 @@ impl Call {
         room[..pkt.len()].copy_from_slice(pkt);
         let pt = pkt[1] & 0x7f;
         rtp::restamp(room, pt, s, t, d.out.ssrc);
-        let n = match &mut d.srtp {
-            Some(ctx) => match ctx.outbound.protect_rtp(room, pkt.len()) {
-                Ok(n) => n,
-                Err(_) => {
-                    out.abort();
-                    d.stats.dropped += 1;
-                    return;
-                }
-            },
-            None => pkt.len(),
+        let Some(n) = protect_commit(out, &mut d.srtp, false, pkt.len(), (dst, local, remote))
+        else {
+            d.stats.dropped += 1;
+            return;
         };
-        out.commit(dst, local, remote, n);
         d.stats.packets_out += 1;
         d.stats.bytes_out += n as u64;
         d.out.packets = d.out.packets.wrapping_add(1);
@@ -682,17 +711,9 @@ impl Call {
         let (seq, ts) = d.out.next_generated(now, pt.clock_rate);
         let room = out.begin(15 + SRTCP_MAX_TRAILER);
         let len = rtp::build_silence(room, pt.audio, seq, ts, d.out.ssrc, marker);
-        let n = match &mut d.srtp {
-            Some(ctx) => match ctx.outbound.protect_rtp(room, len) {
-                Ok(n) => n,
-                Err(_) => {
-                    out.abort();
-                    return;
-                }
-            },
-            None => len,
+        let Some(n) = protect_commit(out, &mut d.srtp, false, len, (dst, local, remote)) else {
+            return;
         };
-        out.commit(dst, local, remote, n);
         d.stats.packets_out += 1;
         d.stats.bytes_out += n as u64;
         d.out.packets = d.out.packets.wrapping_add(1);
@@ -720,17 +741,9 @@ impl Call {
         let block = l.recv.report_block();
         let room = out.begin(52 + SRTCP_MAX_TRAILER);
         let len = rtp::build_report(room, l.out.ssrc, sender, block);
-        let n = match &mut l.srtp {
-            Some(ctx) => match ctx.outbound.protect_rtcp(room, len) {
-                Ok(n) => n,
-                Err(_) => {
-                    out.abort();
-                    return;
-                }
-            },
-            None => len,
+        let Some(n) = protect_commit(out, &mut l.srtp, true, len, (leg, local, remote)) else {
+            return;
         };
-        out.commit(leg, local, remote, n);
         l.stats.packets_out += 1;
         l.stats.rtcp_out += 1;
         l.stats.bytes_out += n as u64;
