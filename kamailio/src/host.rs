@@ -518,3 +518,22 @@ impl Tm {
         }
     }
 }
+
+/// The latest string value of an AVP (AVPs set in request_route are seen by the transaction's reply and
+/// failure routes: that is how an offer waits for its answer).
+pub fn get_avp_str(name: &str) -> Option<Vec<u8>> {
+    let n = sys::int_str { s: borrowed_str(name.as_bytes()).ok()? };
+    let mut v = sys::int_str { n: 0 };
+    // SAFETY: search_first_avp compares the name and fills v from Kamailio's AVP list; a null state is allowed.
+    let avp = unsafe { sys::search_first_avp(sys::AVP_NAME_STR as u32, n, &mut v, std::ptr::null_mut()) };
+    if avp.is_null() {
+        return None;
+    }
+    // SAFETY: avp is a live AVP; for a string value, v.s points into its shm data.
+    unsafe {
+        if (*avp).flags & (sys::AVP_VAL_STR as u32) == 0 {
+            return None;
+        }
+        Some(str_bytes(&v.s).to_vec())
+    }
+}
