@@ -136,6 +136,32 @@ sed 's/^/#   /' "$TMP/stats.out"
 t "wacall.stats counts calls and auth" bash -c "grep -Eq 'from_meta: [1-9]' '$TMP/stats.out' && grep -Eq 'auth_sent: [1-9]' '$TMP/stats.out' && grep -Eq 'panics: 0' '$TMP/stats.out'"
 t "no crash or panic in the kamailio log" bash -c "! grep -Eiq 'panicked|segmentation|core dump|signal 11' '$TMP/kamailio.log'"
 
+# --- KEMI from Lua (app_lua): a second instance on 15080 whose routing is kemi.lua ---
+kemi_test() {
+    local kcfg="$TMP/kemi.cfg" kpid rc line
+    if [ ! -f /usr/lib/x86_64-linux-gnu/kamailio/modules/app_lua.so ]; then
+        echo "#   app_lua.so missing (apt-get install kamailio-lua-modules)"
+        return 1
+    fi
+    sed -e "s|WACALL_SO|$SO|" -e "s|WACALL_RUN_DIR|$TMP|" -e "s|WACALL_TESTS|$HERE|" "$HERE/kemi.cfg" >"$kcfg"
+    kamailio -f "$kcfg" -P "$TMP/kemi.pid" -Y "$TMP" -DD -E >"$TMP/kemi.log" 2>&1 &
+    kpid=$!
+    PIDS+=("$kpid")
+    for _ in $(seq 50); do
+        kamcmd -s "unix:$TMP/kemi_ctl" core.version >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    line=$(python3 "$HERE/kemi_client.py" 15080)
+    echo "#   $line"
+    kill "$kpid" 2>/dev/null
+    wait "$kpid" 2>/dev/null
+    case "$line" in
+    *"is_meta=1 num=1 sip:+14155550100@wa.meta.vc;transport=tls bad=-2 from_meta=1 +12195550714 tgrp=wacall"*) return 0 ;;
+    *) tail -15 "$TMP/kemi.log" | sed 's/^/#   /'; return 1 ;;
+    esac
+}
+t "KEMI from Lua: KSR.wacall.is_meta/to_meta_number/from_meta" kemi_test
+
 if [ $FAIL -gt 0 ]; then
     echo "# kamailio log (last 40 lines):"
     tail -40 "$TMP/kamailio.log" | sed 's/^/#   /'
