@@ -398,10 +398,17 @@ fn auth_inner(msg: &mut Msg) -> Result<bool, CallError> {
         return Ok(false);
     }
     let uri_s = text(&uri)?.to_string();
-    let values: Vec<String> = challenges.iter().map(|v| String::from_utf8_lossy(v).into_owned()).collect();
+    let values: Vec<String> = challenges
+        .iter()
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
     let refs: Vec<&str> = values.iter().map(String::as_str).collect();
     let value = meta::authorization(&refs, &number, password.expose(), &method, &uri_s)?;
-    let algorithm = value.split("algorithm=").nth(1).and_then(|r| r.split([',', ' ']).next()).unwrap_or("MD5");
+    let algorithm = value
+        .split("algorithm=")
+        .nth(1)
+        .and_then(|r| r.split([',', ' ']).next())
+        .unwrap_or("MD5");
     let hname = if code == 401 {
         "Authorization"
     } else {
@@ -464,7 +471,10 @@ fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
         return Ok(false);
     }
     if body.len() > MAX_SDP {
-        return Err(CallError::Usage(format!("SDP body of {} bytes refused (limit {MAX_SDP})", body.len())));
+        return Err(CallError::Usage(format!(
+            "SDP body of {} bytes refused (limit {MAX_SDP})",
+            body.len()
+        )));
     }
     let body = text(body)?.to_string();
     let is_offer = msg.is_request();
@@ -477,7 +487,10 @@ fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
             candidates.push(header_uri(&String::from_utf8_lossy(v)).to_string());
         }
     }
-    let call_id = msg.header("Call-ID")?.map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default();
+    let call_id = msg
+        .header("Call-ID")?
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_default();
     let (mode, pbx, alloc) = with_rt(|rt| {
         let mode = candidates
             .iter()
@@ -486,7 +499,12 @@ fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
             .unwrap_or(SrtpMode::Dtls);
         let s = &rt.settings;
         let parse_ip = |name: &'static str, v: &str| {
-            v.parse().map_err(|_| CallError::Config(config::ConfigError::Param { name, reason: format!("`{v}` is not an IP address") }))
+            v.parse().map_err(|_| {
+                CallError::Config(config::ConfigError::Param {
+                    name,
+                    reason: format!("`{v}` is not an IP address"),
+                })
+            })
         };
         let alloc = ConfiguredAllocator {
             address: parse_ip("relay_address", &s.relay_address)?,
@@ -500,7 +518,9 @@ fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
     })?;
     let cfg = wacall::sdp::MapConfig::new(
         match pbx {
-            PbxMedia::Sdes => wacall::sdp::PbxMedia::Sdes(vec![wacall::sdp::CryptoSuite::AesCm128HmacSha1_80]),
+            PbxMedia::Sdes => {
+                wacall::sdp::PbxMedia::Sdes(vec![wacall::sdp::CryptoSuite::AesCm128HmacSha1_80])
+            }
             PbxMedia::Rtp => wacall::sdp::PbxMedia::Rtp,
         },
         match mode {
@@ -511,22 +531,29 @@ fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
     let allocation = alloc.allocate(&call_id)?;
     let sdp_err = |e: wacall::sdp::Error| CallError::Core(e.into());
     let saved = |name: &str| -> Result<String, CallError> {
-        let v = host::get_avp_str(name)
-            .ok_or_else(|| CallError::Usage("no offer recorded for this answer (map the offer first)".into()))?;
+        let v = host::get_avp_str(name).ok_or_else(|| {
+            CallError::Usage("no offer recorded for this answer (map the offer first)".into())
+        })?;
         Ok(String::from_utf8_lossy(&v).into_owned())
     };
     let mapped = match (dir, is_offer) {
         // User-initiated: Meta's offer to the PBX, then the PBX's answer to Meta.
-        (Direction::ToPbx, true) => wacall::sdp::meta_offer_to_pbx(&body, &allocation, &cfg).map_err(sdp_err)?,
+        (Direction::ToPbx, true) => {
+            wacall::sdp::meta_offer_to_pbx(&body, &allocation, &cfg).map_err(sdp_err)?
+        }
         (Direction::ToMeta, false) => {
             let (meta_offer, pbx_offer) = (saved(AVP_OFFER_IN)?, saved(AVP_OFFER_OUT)?);
-            wacall::sdp::pbx_answer_to_meta(&meta_offer, &pbx_offer, &body, &allocation, &cfg).map_err(sdp_err)?
+            wacall::sdp::pbx_answer_to_meta(&meta_offer, &pbx_offer, &body, &allocation, &cfg)
+                .map_err(sdp_err)?
         }
         // Business-initiated: the PBX's offer to Meta, then Meta's answer to the PBX.
-        (Direction::ToMeta, true) => wacall::sdp::pbx_offer_to_meta(&body, &allocation, &cfg).map_err(sdp_err)?,
+        (Direction::ToMeta, true) => {
+            wacall::sdp::pbx_offer_to_meta(&body, &allocation, &cfg).map_err(sdp_err)?
+        }
         (Direction::ToPbx, false) => {
             let (pbx_offer, meta_offer) = (saved(AVP_OFFER_IN)?, saved(AVP_OFFER_OUT)?);
-            wacall::sdp::meta_answer_to_pbx(&pbx_offer, &meta_offer, &body, &allocation, &cfg).map_err(sdp_err)?
+            wacall::sdp::meta_answer_to_pbx(&pbx_offer, &meta_offer, &body, &allocation, &cfg)
+                .map_err(sdp_err)?
         }
     };
     if is_offer {
@@ -534,7 +561,10 @@ fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
         host::set_avp_str(AVP_OFFER_OUT, mapped.sdp.as_bytes())?;
     }
     // The plan (both legs' addresses, keys, ICE, payload types) is what the relay will be given.
-    log::debug!("sdp mapped for call {call_id}: answered={}", mapped.plan.answered);
+    log::debug!(
+        "sdp mapped for call {call_id}: answered={}",
+        mapped.plan.answered
+    );
     msg.replace_body(mapped.sdp.as_bytes())?;
     Ok(true)
 }

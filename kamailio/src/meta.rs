@@ -5,12 +5,17 @@ use wacall::sip::{self, NumberPolicy};
 
 /// Normalizes a number (`+1 555-123-4567`, `0015551234567`, `sip:+1...@host`) to `+<digits>`.
 pub fn normalize_e164(input: &str) -> Result<String, wacall::Error> {
-    Ok(sip::normalize_e164(input, &NumberPolicy::default())?.as_str().to_owned())
+    Ok(sip::normalize_e164(input, &NumberPolicy::default())?
+        .as_str()
+        .to_owned())
 }
 
 /// `sip:+E164@<meta_domain>;transport=tls`; refuses an IP address as Meta's host.
 pub fn to_meta_ruri(number: &str, meta_domain: &str) -> Result<String, wacall::Error> {
-    Ok(sip::meta_request_uri(number, &NumberPolicy::default().with_meta_domain(meta_domain))?)
+    Ok(sip::meta_request_uri(
+        number,
+        &NumberPolicy::default().with_meta_domain(meta_domain),
+    )?)
 }
 
 /// The business number of a From/To/R-URI, if it is an E.164 number.
@@ -29,7 +34,10 @@ pub struct FromMeta {
 
 impl FromMeta {
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.user_params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.user_params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -37,8 +45,15 @@ impl FromMeta {
 pub fn parse_from_meta_ruri(ruri: &str) -> Result<FromMeta, wacall::Error> {
     let t = sip::params::parse_inbound_request_uri(ruri)?;
     let number = normalize_e164(&t.number)?;
-    let user_params = t.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
-    Ok(FromMeta { number, user_params })
+    let user_params = t
+        .params
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    Ok(FromMeta {
+        number,
+        user_params,
+    })
 }
 
 /// The `Proxy-Authorization` value answering Meta's challenges (strongest first: SHA-256 before MD5), with
@@ -50,7 +65,9 @@ pub fn authorization(
     method: &str,
     ruri: &str,
 ) -> Result<String, wacall::Error> {
-    Ok(wacall::digest::meta_authorization(challenges, number, password, method, ruri)?)
+    Ok(wacall::digest::meta_authorization(
+        challenges, number, password, method, ruri,
+    )?)
 }
 
 #[cfg(test)]
@@ -62,15 +79,23 @@ mod tests {
         assert_eq!(normalize_e164("+1 555-123-4567").unwrap(), "+15551234567");
         assert_eq!(normalize_e164("0015551234567").unwrap(), "+15551234567");
         assert!(normalize_e164("alice").is_err());
-        assert_eq!(to_meta_ruri("+12195550714", "wa.meta.vc").unwrap(), "sip:+12195550714@wa.meta.vc;transport=tls");
+        assert_eq!(
+            to_meta_ruri("+12195550714", "wa.meta.vc").unwrap(),
+            "sip:+12195550714@wa.meta.vc;transport=tls"
+        );
         assert!(to_meta_ruri("+12195550714", "192.0.2.1").is_err());
-        assert_eq!(uri_number("sip:+12195550714@wa.meta.vc"), Some("+12195550714".into()));
+        assert_eq!(
+            uri_number("sip:+12195550714@wa.meta.vc"),
+            Some("+12195550714".into())
+        );
     }
 
     #[test]
     fn from_meta() {
-        let f = parse_from_meta_ruri("sip:+1234567890;tgrp=wacall;trunk-context=byoc.example.com@sip.example.com")
-            .unwrap();
+        let f = parse_from_meta_ruri(
+            "sip:+1234567890;tgrp=wacall;trunk-context=byoc.example.com@sip.example.com",
+        )
+        .unwrap();
         assert_eq!(f.number, "+1234567890");
         assert_eq!(f.param("tgrp"), Some("wacall"));
         assert_eq!(f.param("trunk-context"), Some("byoc.example.com"));
@@ -93,6 +118,9 @@ mod tests {
         .unwrap();
         assert!(a.contains("algorithm=SHA-256"), "{a}");
         assert!(a.contains("username=\"12195550714\""), "{a}");
-        assert!(a.contains("uri=\"sip:+14155550100@wa.meta.vc;transport=tls\""), "{a}");
+        assert!(
+            a.contains("uri=\"sip:+14155550100@wa.meta.vc;transport=tls\""),
+            "{a}"
+        );
     }
 }

@@ -24,7 +24,9 @@ impl ConfiguredAllocator {
     pub fn ports_for(&self, call_id: &str) -> (u16, u16) {
         let span = u32::from(self.ports.1.saturating_sub(self.ports.0)) + 1;
         let pairs = (span / 4).max(1);
-        let h = call_id.bytes().fold(2166136261u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16777619));
+        let h = call_id.bytes().fold(2166136261u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(16777619)
+        });
         let base = u32::from(self.ports.0) + (h % pairs) * 4;
         let clamp = |p: u32| u16::try_from(p.min(u32::from(self.ports.1))).unwrap_or(self.ports.0);
         (clamp(base), clamp(base + 2))
@@ -56,7 +58,10 @@ fn placeholder_fingerprint() -> String {
     if getrandom::fill(&mut b).is_err() {
         log::error!("getrandom failed");
     }
-    b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(":")
+    b.iter()
+        .map(|x| format!("{x:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 #[cfg(test)]
@@ -65,7 +70,11 @@ mod tests {
 
     #[test]
     fn ports_stable_per_call_and_in_range() {
-        let a = ConfiguredAllocator { address: "127.0.0.1".parse().unwrap(), advertised: None, ports: (40000, 40999) };
+        let a = ConfiguredAllocator {
+            address: "127.0.0.1".parse().unwrap(),
+            advertised: None,
+            ports: (40000, 40999),
+        };
         let (m, p) = a.ports_for("abc");
         assert_eq!((m, p), a.ports_for("abc"));
         assert_eq!(p, m + 2);
