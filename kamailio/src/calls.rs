@@ -275,7 +275,7 @@ fn header_uri(v: &str) -> &str {
     }
 }
 
-/// wacall_to_meta([number]): R-URI := sip:+E164@meta_domain;transport=tls.
+/// `wacall_to_meta([number])`: R-URI := `sip:+E164@meta_domain;transport=tls`.
 pub fn to_meta(msg: &mut Msg, number: Option<&str>) -> Result<bool, CallError> {
     if !msg.is_request() {
         return Err(CallError::Usage("wacall_to_meta() needs a request".into()));
