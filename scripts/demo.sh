@@ -43,20 +43,7 @@ cleanup() {
 trap cleanup EXIT
 
 say "Starting Kamailio with wacall (config: kamailio/etc/kamailio-wacall.cfg on loopback ports)"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj "/CN=sip.example.test" \
-    -addext "subjectAltName=DNS:sip.example.test" -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>/dev/null
-sed -e "s|!WACALL_PBX_HOSTPORT!10.0.0.5:5060!g|!WACALL_PBX_HOSTPORT!127.0.0.1:15070!g|" \
-    -e "s|!WACALL_META_DST_URI!!g|!WACALL_META_DST_URI!sip:127.0.0.1:15062;transport=tls!g|" \
-    -e "s|!WACALL_RUN_DIR!/run/kamailio!g|!WACALL_RUN_DIR!$TMP!g|" \
-    -e "s|^listen=tls:0.0.0.0:5061|listen=tls:127.0.0.1:15061|" -e "s|^listen=udp:0.0.0.0:5060|listen=udp:127.0.0.1:15060|" \
-    -e "s|^children=4|children=2|" -e "s|^tcp_children=4|tcp_children=2|" -e "s|^log_stderror=no|log_stderror=yes|" \
-    -e "s|^loadmodule \"wacall.so\"|loadmodule \"$SO\"|" \
-    -e "s|/etc/kamailio/wacall-cert.pem|$TMP/cert.pem|" -e "s|/etc/kamailio/wacall-key.pem|$TMP/key.pem|" \
-    -e "s|\"server_hostname\", \"sip.example.com\"|\"server_hostname\", \"sip.example.test\"|" \
-    -e "s|password=CHANGE-ME|password=s3cret-pass|" \
-    -e "s|^modparam(\"wacall\", \"meta_acl\".*|modparam(\"wacall\", \"meta_acl\", \"127.0.0.1/32\")|" \
-    -e "s|^modparam(\"wacall\", \"relay_address\".*|modparam(\"wacall\", \"relay_address\", \"127.0.0.1\")|" \
-    kamailio/etc/kamailio-wacall.cfg >"$TMP/kamailio.cfg"
+kamailio/tests/mkcfg.sh "$SO" "$TMP" >/dev/null
 kamailio -f "$TMP/kamailio.cfg" -P "$TMP/kamailio.pid" -Y "$TMP" -DD -E >"$TMP/kamailio.log" 2>&1 &
 KPID=$!
 for _ in $(seq 100); do kamcmd -s "unix:$TMP/kamailio_ctl" core.version >/dev/null 2>&1 && break; sleep 0.1; done
