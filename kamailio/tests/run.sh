@@ -105,6 +105,23 @@ biz_call() {
 
 t "business-initiated call: PBX (sipp) -> wacall -> Meta: R-URI, 407 SHA-256+MD5 answered with SHA-256, 200, ACK, BYE" biz_call
 
+biz_refused() {
+    "${PY[@]}" server --listen 15062 --cert "$TMP/cert.pem" --key "$TMP/key.pem" --timeout 8 --always-407 >"$TMP/meta_refuse.log" 2>&1 &
+    local mp=$!
+    PIDS+=("$mp")
+    sleep 0.5
+    sipp -sf "$HERE/pbx_uac_407.xml" -i 127.0.0.1 -p 15072 -s +14155550100 -m 1 -timeout 15s -timeout_error -nostdin \
+        127.0.0.1:15060 >"$TMP/uac407.log" 2>&1
+    local src=$?
+    wait "$mp"
+    local prc=$?
+    sed 's/^/#   /' "$TMP/meta_refuse.log"
+    [ $src = 0 ] || echo "#   sipp uac exit $src"
+    [ $prc = 0 ] && [ $src = 0 ]
+}
+
+t "refused credentials: one authenticated retry, then Meta's 407 reaches the PBX" biz_refused
+
 hostile() {
     "${PY[@]}" hostile >"$TMP/hostile.log" 2>&1
     local rc=$?
