@@ -280,6 +280,8 @@ pub struct Call {
     /// Real audio last relayed toward Meta, and last silence packet sent (for the filler).
     last_relayed_to_meta: Option<Instant>,
     last_silence: Option<Instant>,
+    /// set_remote happened: run `progress` at the next handle_timeout (poll_timeout returns this instant).
+    progress_due: Option<Instant>,
 }
 
 impl std::fmt::Debug for Call {
@@ -309,6 +311,7 @@ impl Call {
             pre_key: VecDeque::new(),
             last_relayed_to_meta: None,
             last_silence: None,
+            progress_due: None,
         };
         for (cfg, id) in [(&meta, LegId::Meta), (&pbx, LegId::Pbx)] {
             let l = &cfg.local;
@@ -394,6 +397,7 @@ impl Call {
         }
         l.remote = Some(remote);
         l.remote_set_at = Some(now);
+        self.progress_due = Some(now);
         Ok(())
     }
 
@@ -611,6 +615,11 @@ impl Call {
             return;
         };
         pkt[1] = (pkt[1] & 0x80) | new_pt;
+        if self.legs[dst.index()].ready_at.is_none() {
+            // The destination may have just become ready (e.g. SDES keys at set-up): the maiden packet and any
+            // held audio must go out before this packet.
+            self.progress(now, out);
+        }
         if !self.legs[dst.index()].is_ready() {
             if dst == LegId::Meta
                 && self.timing.pre_key == PreKeyAudio::Buffer
@@ -852,6 +861,7 @@ impl Call {
                 d.handle_timeout(now);
             }
         }
+        self.progress_due = None;
         self.progress(now, out);
         if self.ended {
             return;
@@ -913,6 +923,7 @@ impl Call {
                 t = Some(t.map_or(x, |y| y.min(x)));
             }
         };
+        consider(self.progress_due);
         for l in &self.legs {
             consider(l.ice.as_ref().and_then(|a| a.poll_timeout()));
             consider(l.dtls.as_ref().and_then(|d| d.poll_timeout()));
