@@ -173,53 +173,20 @@ fn request_heuristic(m: &Message) -> Option<bool> {
     None
 }
 
-/// Digest parameters of a challenge or credentials header.
-pub fn digest_params(v: &str) -> Option<BTreeMap<String, String>> {
-    let rest = v.trim();
-    let rest = rest
-        .strip_prefix("Digest")
-        .or_else(|| rest.strip_prefix("digest"))?;
-    let mut out = BTreeMap::new();
-    let mut chars = rest.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
-            chars.next();
-        }
-        let key: String =
-            std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
-        if key.trim().is_empty() {
-            break;
-        }
-        if chars.next() != Some('=') {
-            out.insert(key.trim().to_ascii_lowercase(), String::new());
-            continue;
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let mut val = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some(n) = chars.next() {
-                            val.push(n);
-                        }
-                    }
-                    '"' => break,
-                    _ => val.push(c),
-                }
-            }
-        } else {
-            val = std::iter::from_fn(|| chars.next_if(|c| *c != ','))
-                .collect::<String>()
-                .trim()
-                .to_string();
-        }
-        out.insert(key.trim().to_ascii_lowercase(), val);
-    }
-    Some(out)
+/// Digest parameters of each Digest challenge (or credentials) in a header value, names lower-cased; parsed by
+/// the core's RFC 7235/7616 reader.
+pub fn digest_params(v: &str) -> Vec<BTreeMap<String, String>> {
+    wacall::digest::challenge::parse_challenges(v)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.is_digest())
+        .map(|c| {
+            c.params
+                .into_iter()
+                .map(|p| (p.name.to_ascii_lowercase(), p.value))
+                .collect()
+        })
+        .collect()
 }
 
 /// The SDP facts the checks need (media-level attributes win over session-level ones).
@@ -271,6 +238,8 @@ fn sdp_facts(body: &str) -> SdpFacts {
 
 struct Ctx<'a> {
     hostname: Option<String>,
+    /// sip_user_password, to verify digest responses; never printed.
+    password: Option<String>,
     findings: Vec<Finding>,
     _p: std::marker::PhantomData<&'a ()>,
 }
@@ -297,7 +266,7 @@ impl Ctx<'_> {
 }
 
 /// Runs every check over the trace.
-pub fn diagnose(trace: &Trace, hostname: Option<&str>) -> Report {
+pub fn diagnose(trace: &Trace, hostname: Option<&str>, password: Option<&str>) -> Report {
     let mut order: Vec<String> = Vec::new();
     let mut by_call: HashMap<String, Vec<&Message>> = HashMap::new();
     for m in &trace.messages {
@@ -309,6 +278,7 @@ pub fn diagnose(trace: &Trace, hostname: Option<&str>) -> Report {
     }
     let mut ctx = Ctx {
         hostname: hostname.map(|h| h.trim_end_matches('.').to_ascii_lowercase()),
+        password: password.map(str::to_string),
         findings: Vec::new(),
         _p: std::marker::PhantomData,
     };
@@ -362,7 +332,7 @@ fn check_call(call: &Call<'_>, ctx: &mut Ctx<'_>) {
                     .into_iter()
                     .chain(m.header_all("www-authenticate"))
                 {
-                    if let Some(p) = digest_params(v) {
+                    for p in digest_params(v) {
                         challenges.push((m.index, p));
                     }
                 }
@@ -617,7 +587,7 @@ fn check_digest(
     challenges: &[(usize, BTreeMap<String, String>)],
     ctx: &mut Ctx<'_>,
 ) {
-    let Some(p) = digest_params(cred) else {
+    let Some(p) = digest_params(cred).into_iter().next() else {
         ctx.add(
             Severity::Error,
             m,
@@ -780,6 +750,42 @@ fn check_digest(
             "digest response missing".into(),
             "compute the digest response".into(),
         ));
+    }
+    if let Some(pw) = ctx.password.clone() {
+        match wacall::digest::Authorization::parse(cred) {
+            Ok(a) if a.realm == META_DOMAIN => {
+                if wacall::digest::check_response(
+                    &a,
+                    &pw,
+                    m.method().unwrap_or(""),
+                    m.body.as_bytes(),
+                ) {
+                    ctx.add(
+                        Severity::Info,
+                        m,
+                        "digest-verified",
+                        "digest response verifies with the given SIP password",
+                        "the hash over username, realm, password, nonce, method and uri matches",
+                        "nothing to fix in the credentials",
+                    );
+                } else {
+                    problems.push((
+                        Severity::Error,
+                        "digest response does not verify with the given SIP password".into(),
+                        "the password in use is not sip_user_password (fetch it again with `wacall settings get ID \
+                         --include-sip-credentials --show-password`; it changes when settings are re-applied), or \
+                         the hash used another username/uri than the fields sent"
+                            .into(),
+                    ));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => problems.push((
+                Severity::Error,
+                format!("credentials cannot be checked: {e}"),
+                "send every digest field Meta's challenge asks for".into(),
+            )),
+        }
     }
     for (sev, what, fix) in problems {
         ctx.add(sev, m, "digest", what, "Meta verifies the Proxy-Authorization fields strictly; a wrong field gives another 407 (a loop) or a 403", fix);

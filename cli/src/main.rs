@@ -54,6 +54,7 @@ EXIT STATUS:
 ENVIRONMENT:
     WACALL_GRAPH_URL     Graph API base URL (default https://graph.facebook.com/v23.0)
     WACALL_GRAPH_TOKEN   Graph API access token (never printed)
+    WACALL_SIP_PASSWORD  sip_user_password for `diagnose` to verify digest responses (never printed)
 
 EXAMPLES:
     wacall check-tls sip.example.com
@@ -277,6 +278,12 @@ struct DiagnoseArgs {
     /// Treat the file as this format instead of guessing.
     #[arg(long, value_enum)]
     format: Option<trace::Format>,
+    /// sip_user_password, to verify the digest responses in the trace (prefer the environment variable).
+    #[arg(long, env = "WACALL_SIP_PASSWORD", hide_env_values = true)]
+    sip_password: Option<String>,
+    /// Read sip_user_password from this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "sip_password")]
+    sip_password_file: Option<PathBuf>,
     /// Also list the messages read from the trace.
     #[arg(long)]
     list: bool,
@@ -316,7 +323,21 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Settings { action } => run_settings(action, cli.json),
         Command::Diagnose(a) => {
             let t = trace::read_file(&a.file, a.format)?;
-            let report = diagnose::diagnose(&t, a.hostname.as_deref());
+            let password = match &a.sip_password_file {
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .map_err(|e| {
+                            CliError::Usage(format!(
+                                "cannot read password file {}: {e}",
+                                p.display()
+                            ))
+                        })?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string(),
+                ),
+                None => a.sip_password.clone(),
+            };
+            let report = diagnose::diagnose(&t, a.hostname.as_deref(), password.as_deref());
             if cli.json {
                 print_json(&report);
             } else {
