@@ -987,7 +987,7 @@ fn check_response(call: &Call<'_>, m: &Message, from_business: bool, ctx: &mut C
                 } else {
                     "Meta did not answer the challenge, so the call never reached the PBX"
                 },
-                "identify Meta by source address and TLS instead of digest (Meta sends no credentials by default);                  never trust X-FB-External-Domain, anyone can send it",
+                "identify Meta by source address and TLS instead of digest (Meta sends no credentials by default); never trust X-FB-External-Domain, anyone can send it",
             );
         } else if code >= 400 && code != 487 {
             let hint = match code {
