@@ -203,36 +203,32 @@ struct SdpFacts {
     port_zero: bool,
 }
 
+/// Reads the audio section through the core's lossless SDP model (media level first, then session level).
 fn sdp_facts(body: &str) -> SdpFacts {
     let mut f = SdpFacts::default();
-    let mut in_audio = false;
-    for l in body.lines().map(str::trim) {
-        if let Some(m) = l.strip_prefix("m=") {
-            let mut it = m.split_whitespace();
-            in_audio = it.next() == Some("audio");
-            if in_audio && f.profile.is_none() {
-                f.port_zero = it.next() == Some("0");
-                f.profile = it.next().map(str::to_string);
-            }
-            continue;
-        }
-        let Some(a) = l.strip_prefix("a=") else {
-            continue;
-        };
-        let (name, value) = a.split_once(':').unwrap_or((a, ""));
-        match name.to_ascii_lowercase().as_str() {
-            "ice-lite" => f.ice_lite = true,
-            "setup" if f.setup.is_none() || in_audio => {
-                f.setup = Some(value.trim().to_ascii_lowercase())
-            }
-            "fingerprint" => f.fingerprint = true,
-            "crypto" => f.crypto = true,
-            "ice-ufrag" => f.ice_ufrag = true,
-            "candidate" => f.candidates += 1,
-            "rtpmap" if value.to_ascii_lowercase().contains("opus/48000") => f.opus = true,
-            _ => {}
-        }
+    let Ok(sdp) = wacall::sdp::Sdp::parse(body) else {
+        return f;
+    };
+    let Some(audio) = sdp.audio() else {
+        return f;
+    };
+    if let Ok(ml) = audio.media.media_line() {
+        f.port_zero = ml.port == 0;
+        f.profile = Some(ml.proto);
     }
+    f.ice_lite = audio.ice_lite() || sdp.ice_lite();
+    // Seed traces mask fingerprints and keys with '*': presence is what matters here.
+    f.fingerprint =
+        audio.media.has_attribute("fingerprint") || sdp.attribute("fingerprint").is_some();
+    f.setup = audio
+        .media
+        .attribute("setup")
+        .or_else(|| sdp.attribute("setup"))
+        .map(|v| v.trim().to_ascii_lowercase());
+    f.crypto = audio.media.has_attribute("crypto");
+    f.ice_ufrag = audio.ice_ufrag().is_some() && audio.ice_pwd().is_some();
+    f.candidates = audio.candidates().len();
+    f.opus = audio.media.rtpmaps().flatten().any(|r| r.is_opus());
     f
 }
 
@@ -668,9 +664,15 @@ fn check_digest(
         )),
         _ => {}
     }
-    let before: Vec<&BTreeMap<String, String>> = challenges
+    // Only the latest challenge counts: each 407 replaces the previous nonce and algorithm set.
+    let latest = challenges
         .iter()
         .filter(|(i, _)| *i < m.index)
+        .map(|(i, _)| *i)
+        .max();
+    let before: Vec<&BTreeMap<String, String>> = challenges
+        .iter()
+        .filter(|(i, _)| Some(*i) == latest)
         .map(|(_, c)| c)
         .collect();
     let alg = get("algorithm").unwrap_or("MD5").to_ascii_uppercase();
