@@ -67,6 +67,26 @@ fn is_meta_host(h: &str) -> bool {
         || h.ends_with(".facebook.com")
 }
 
+/// RFC 1918, loopback, link-local and unique-local addresses: unreachable from Meta.
+fn is_private(h: &str) -> bool {
+    match h
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        Ok(std::net::IpAddr::V4(a)) => {
+            a.is_private() || a.is_loopback() || a.is_link_local() || a.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(a)) => {
+            a.is_loopback()
+                || a.is_unspecified()
+                || (a.segments()[0] & 0xfe00) == 0xfc00
+                || (a.segments()[0] & 0xffc0) == 0xfe80
+        }
+        Err(_) => false,
+    }
+}
+
 fn is_ip(h: &str) -> bool {
     let h = h.trim_start_matches('[').trim_end_matches(']');
     h.parse::<std::net::IpAddr>().is_ok()
@@ -1202,6 +1222,26 @@ fn check_dialog_routes(call: &Call<'_>, ctx: &mut Ctx<'_>) {
             }
         }
         if let Some(ok) = oks.iter().find(|m| call.sender(m) == Side::Business) {
+            // Meta sends ACK/BYE to our Contact unless one of our own (public) Record-Route entries leads the way.
+            let ours: Vec<String> = rr(ok).into_iter().filter(|e| !theirs.contains(e)).collect();
+            let public_rr = ours
+                .iter()
+                .any(|e| uri_parts(header_uri(e)).is_some_and(|u| !is_private(&u.host)));
+            if let Some(c) = ok.header("contact").map(header_uri).and_then(uri_parts) {
+                if is_private(&c.host) && !public_rr {
+                    ctx.add(
+                        Severity::Warning,
+                        ok,
+                        "contact-private",
+                        format!("our Contact host {} is a private address", c.host),
+                        "Meta sends ACK and BYE to the Contact of our 200 OK (through our Record-Route, if any); a \
+                         private address is unreachable from Meta, so the ACK is lost and the call drops after \
+                         about 32 s",
+                        "put the public hostname (port 5061, transport=tls) in the Contact, or record-route through a \
+                         public proxy (Kamailio: record_route() plus fix_nated_contact()/set_contact_alias())",
+                    );
+                }
+            }
             let acked = call
                 .msgs
                 .iter()
