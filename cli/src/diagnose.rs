@@ -162,15 +162,6 @@ impl<'a> Call<'a> {
             .find(|m| m.is_request() && m.index < resp.index && m.cseq().as_ref() == Some(&cs))
             .copied()
     }
-
-    fn responses_to(&self, req: &Message) -> Vec<&'a Message> {
-        let cs = req.cseq();
-        self.msgs
-            .iter()
-            .filter(|m| !m.is_request() && m.index > req.index && m.cseq() == cs)
-            .copied()
-            .collect()
-    }
 }
 
 /// Who sent a request, judged from the request alone.
@@ -1159,31 +1150,22 @@ fn check_dialog_routes(call: &Call<'_>, ctx: &mut Ctx<'_>) {
     else {
         return;
     };
-    let oks: Vec<&&Message> = call
-        .responses_to(invite)
-        .into_iter()
-        .collect::<Vec<_>>()
+    // 2xx answers to an initial INVITE (the authenticated retry has another CSeq); re-INVITE answers do not count.
+    let initial_cseqs: Vec<u32> = call
+        .msgs
         .iter()
-        .filter(|r| r.code().is_some_and(|c| (200..300).contains(&c)))
-        .map(|r| {
-            call.msgs
-                .iter()
-                .find(|m| m.index == r.index)
-                .unwrap_or(&call.msgs[0])
-        })
+        .filter(|m| m.method() == Some("INVITE") && m.to_tag().is_none())
+        .filter_map(|m| m.cseq().map(|c| c.0))
         .collect();
-    // Any final 2xx may come from the retried (authenticated) INVITE, with another CSeq.
-    let oks: Vec<&Message> = if oks.is_empty() {
-        call.msgs
-            .iter()
-            .filter(|m| {
-                m.cseq_method() == "INVITE" && m.code().is_some_and(|c| (200..300).contains(&c))
-            })
-            .copied()
-            .collect()
-    } else {
-        oks.into_iter().copied().collect()
-    };
+    let oks: Vec<&Message> = call
+        .msgs
+        .iter()
+        .filter(|m| {
+            m.cseq_method() == "INVITE" && m.code().is_some_and(|c| (200..300).contains(&c))
+        })
+        .filter(|m| m.cseq().is_some_and(|c| initial_cseqs.contains(&c.0)))
+        .copied()
+        .collect();
     let rr = |m: &Message| {
         m.header_all("record-route")
             .into_iter()

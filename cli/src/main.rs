@@ -58,8 +58,11 @@ ENVIRONMENT:
 
 EXAMPLES:
     wacall check-tls sip.example.com
-    wacall settings apply 106540352242922 --hostname sip.example.com --user-param tgrp=wacall --dry-run
-    wacall diagnose --hostname sip.example.com call.log";
+    wacall settings get 106540352242922 --include-sip-credentials
+    wacall settings apply 106540352242922 --hostname sip.example.com --dry-run
+    wacall diagnose --hostname sip.example.com call.log
+
+See `wacall <COMMAND> --help` for each command's checks and options.";
 
 /// wacall: operator's tool for WhatsApp Business Calling over SIP.
 #[derive(Debug, Parser)]
@@ -106,8 +109,8 @@ enum Command {
                       value at most 128 characters), the SIP status and the SRTP key exchange protocol (DTLS or SDES). \
                       The token comes from WACALL_GRAPH_TOKEN, --token-file or --token and is never printed; the base \
                       URL from --graph-url or WACALL_GRAPH_URL.",
-        after_long_help = "EXAMPLES:\n    wacall settings payload --hostname sip.example.com --user-param tgrp=wacall \
-                           --user-param trunk-context=byoc.example.com --status ENABLED\n    \
+        after_long_help = "EXAMPLES:\n    wacall settings payload --hostname sip.example.com --status ENABLED \\\n        \
+                           --user-param tgrp=wacall --user-param trunk-context=byoc.example.com\n    \
                            wacall settings get 106540352242922 --include-sip-credentials\n    \
                            wacall settings apply 106540352242922 --hostname sip.example.com --srtp DTLS --dry-run\n    \
                            wacall settings apply 106540352242922 --status DISABLED --clear-servers"
