@@ -218,10 +218,25 @@ fn resolve(opts: &CheckTlsOptions) -> Result<Vec<SocketAddr>, CliError> {
         }
         None => (opts.host.clone(), opts.port),
     };
-    let addrs: Vec<SocketAddr> = (what.as_str(), port)
-        .to_socket_addrs()
-        .map_err(|e| CliError::Network(format!("cannot resolve {what}: {e}")))?
-        .collect();
+    // getaddrinfo has no timeout of its own and can hang on a broken resolver: run it on a thread we stop waiting for.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = what.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(
+            (name.as_str(), port)
+                .to_socket_addrs()
+                .map(|a| a.collect::<Vec<_>>()),
+        );
+    });
+    let addrs: Vec<SocketAddr> = match rx.recv_timeout(opts.timeout) {
+        Ok(r) => r.map_err(|e| CliError::Network(format!("cannot resolve {what}: {e}")))?,
+        Err(_) => {
+            return Err(CliError::Network(format!(
+                "cannot resolve {what}: no answer from the resolver within {} s",
+                opts.timeout.as_secs_f32()
+            )))
+        }
+    };
     if addrs.is_empty() {
         return Err(CliError::Network(format!("{what} resolves to no address")));
     }

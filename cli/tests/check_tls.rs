@@ -460,3 +460,16 @@ fn x509_pem(der: &CertificateDer<'_>) -> Result<((), String), ()> {
     pem.push_str("-----END CERTIFICATE-----\n");
     Ok(((), pem))
 }
+
+#[test]
+fn unresolvable_host_is_a_clear_error() {
+    let t = Instant::now();
+    let o = wacall(&["check-tls", "no-such-host.invalid", "--timeout", "3"]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("cannot resolve no-such-host.invalid"),
+        "{}",
+        o.stderr
+    );
+    assert!(t.elapsed() < Duration::from_secs(10));
+}
