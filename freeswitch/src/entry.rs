@@ -48,8 +48,11 @@ fn guard<T>(what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Log with the caller's file and line, as FreeSWITCH's own log lines show them.
+#[track_caller]
 fn log(level: Level, text: &str) {
-    host::log(level, file!(), line!(), text);
+    let at = std::panic::Location::caller();
+    host::log(level, at.file(), at.line(), text);
 }
 
 struct HostEnv;
