@@ -85,7 +85,7 @@ fn plain_rtp_both_ways_with_stats() {
         }),
         Some(RemoteLeg {
             addr: Some(pbx.local_addr().unwrap()),
-            pt_map: vec![(111, 96)],
+            audio_pt: Some(96),
             ..Default::default()
         }),
     )

@@ -29,7 +29,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::media::leg::{LegConfig, LegId, LegStats, RemoteLeg};
+use std::collections::VecDeque;
+
+use crate::media::dtls::{DtlsEndpoint, DtlsError, DtlsState};
+use crate::media::ice::{IceAgent, IceEvent};
+use crate::media::leg::{Leg, LegConfig, LegId, LegMode, LegStats, RemoteLeg};
+use crate::media::rtp::{self, PacketKind, RtpHeader, SenderInfo};
+use crate::media::srtp::{SrtpError, SrtpSession, SRTCP_MAX_TRAILER};
 use crate::media::Error;
 
 /// Timers and limits of a call.
@@ -265,7 +271,17 @@ pub struct CallStats {
 
 /// A two-leg call. See the module documentation for how to drive it.
 pub struct Call {
-    inner: crate::media::leg::CallInner,
+    legs: [Leg; 2],
+    timing: CallTiming,
+    created: Instant,
+    ended: bool,
+    /// PBX audio held until the Meta leg has keys (plain RTP, already PT-rewritten).
+    pre_key: VecDeque<Vec<u8>>,
+    /// Real audio last relayed toward Meta, and last silence packet sent (for the filler).
+    last_relayed_to_meta: Option<Instant>,
+    last_silence: Option<Instant>,
+    /// set_remote happened: run `progress` at the next handle_timeout (poll_timeout returns this instant).
+    progress_due: Option<Instant>,
 }
 
 impl std::fmt::Debug for Call {
@@ -276,19 +292,113 @@ impl std::fmt::Debug for Call {
     }
 }
 
+/// Largest datagram we relay (bigger ones are dropped as malformed).
+const MAX_DATAGRAM: usize = 1500;
+
 impl Call {
     /// Creates a call. Fails on an inconsistent configuration (e.g. SDES without a key, DTLS without a
     /// certificate, ICE without local addresses).
     pub fn new(now: Instant, config: CallConfig) -> Result<Self, Error> {
-        Ok(Self {
-            inner: crate::media::leg::CallInner::new(now, config)?,
-        })
+        let CallConfig { meta, pbx, timing } = config;
+        let mut call = Self {
+            legs: [
+                Leg::new(LegId::Meta, meta.local.clone()),
+                Leg::new(LegId::Pbx, pbx.local.clone()),
+            ],
+            timing,
+            created: now,
+            ended: false,
+            pre_key: VecDeque::new(),
+            last_relayed_to_meta: None,
+            last_silence: None,
+            progress_due: None,
+        };
+        for (cfg, id) in [(&meta, LegId::Meta), (&pbx, LegId::Pbx)] {
+            let l = &cfg.local;
+            if l.addrs.is_empty() {
+                return Err(Error::Config(format!("{id:?} leg has no local address")));
+            }
+            match l.mode {
+                LegMode::Sdes if l.sdes_key.is_none() => {
+                    return Err(Error::Config(format!(
+                        "{id:?} leg is SDES but has no local key"
+                    )))
+                }
+                LegMode::DtlsSrtp if l.dtls_cert.is_none() => {
+                    return Err(Error::Config(format!(
+                        "{id:?} leg is DTLS-SRTP but has no certificate"
+                    )))
+                }
+                _ => {}
+            }
+            if let Some(creds) = &l.ice {
+                let mut agent = IceAgent::new(creds.clone(), true, IceAgent::random_tie_breaker());
+                for a in &l.addrs {
+                    agent.add_local_candidate(*a);
+                }
+                call.legs[id.index()].ice = Some(agent);
+            }
+        }
+        if let Some(r) = meta.remote {
+            call.set_remote(now, LegId::Meta, r)?;
+        }
+        if let Some(r) = pbx.remote {
+            call.set_remote(now, LegId::Pbx, r)?;
+        }
+        Ok(call)
     }
 
     /// Supplies (or, for Plain/SDES legs, replaces) the peer's half of `leg` once its SDP is known. Starts ICE
-    /// and DTLS on the Meta leg; call `poll_timeout`/drain the outbox afterwards as usual (nothing is sent here).
+    /// and DTLS; nothing is sent here: call `handle_timeout` (at `poll_timeout`) as usual.
     pub fn set_remote(&mut self, now: Instant, leg: LegId, remote: RemoteLeg) -> Result<(), Error> {
-        self.inner.set_remote(now, leg, remote)
+        let l = &mut self.legs[leg.index()];
+        match l.local.mode {
+            LegMode::Plain => {}
+            LegMode::Sdes => {
+                let (Some(lk), Some(rk)) = (&l.local.sdes_key, &remote.sdes_key) else {
+                    return Err(Error::Config(format!(
+                        "{leg:?} leg is SDES but the peer gave no key"
+                    )));
+                };
+                l.srtp = Some(SrtpSession::new(lk, rk)?);
+            }
+            LegMode::DtlsSrtp => {
+                if l.dtls.is_some() {
+                    return Err(Error::Config(format!(
+                        "{leg:?} leg: DTLS remote already set"
+                    )));
+                }
+                let fp = remote.fingerprint.clone().ok_or_else(|| {
+                    Error::Config(format!(
+                        "{leg:?} leg is DTLS-SRTP but the peer gave no fingerprint"
+                    ))
+                })?;
+                let cert = l
+                    .local
+                    .dtls_cert
+                    .as_ref()
+                    .ok_or_else(|| Error::Config("no DTLS certificate".into()))?;
+                l.dtls = Some(DtlsEndpoint::new(l.local.dtls_role, cert, fp)?);
+            }
+        }
+        match (&mut l.ice, &remote.ice) {
+            (Some(agent), Some(ri)) => agent.set_remote(now, ri.clone()),
+            (Some(_), None) => {
+                return Err(Error::Config(format!(
+                    "{leg:?} leg runs ICE but the peer gave no ICE data"
+                )))
+            }
+            _ => {}
+        }
+        if l.ice.is_none() {
+            l.dest = remote
+                .addr
+                .and_then(|a| l.local_for(&a).map(|loc| (loc, a)));
+        }
+        l.remote = Some(remote);
+        l.remote_set_at = Some(now);
+        self.progress_due = Some(now);
+        Ok(())
     }
 
     /// Feeds one datagram that arrived on `leg`'s socket `local` from `from`. `buf` is decrypted/rewritten in
@@ -302,31 +412,561 @@ impl Call {
         buf: &mut [u8],
         out: &mut Outbox,
     ) {
-        self.inner.handle_input(now, leg, local, from, buf, out)
+        let li = leg.index();
+        {
+            let l = &mut self.legs[li];
+            l.stats.packets_in += 1;
+            l.stats.bytes_in += buf.len() as u64;
+        }
+        if self.ended {
+            self.legs[li].stats.dropped += 1;
+            return;
+        }
+        if buf.len() > MAX_DATAGRAM {
+            self.drop_malformed(leg);
+            return;
+        }
+        match rtp::classify(buf) {
+            PacketKind::Stun => {
+                let l = &mut self.legs[li];
+                l.stats.stun_in += 1;
+                let ok = match &mut l.ice {
+                    Some(agent) => agent.handle_stun(now, local, from, buf),
+                    None => false,
+                };
+                if !ok {
+                    self.drop_malformed(leg);
+                }
+            }
+            PacketKind::Dtls => {
+                let l = &mut self.legs[li];
+                let trusted = match (&l.ice, l.dest) {
+                    // With ICE, DTLS is accepted only from the nominated remote (RFC 8445 consent).
+                    (Some(agent), _) => agent.selected().is_some_and(|(_, r)| r == from),
+                    (None, Some((_, r))) => r == from || l.local.latch,
+                    (None, None) => l.local.latch,
+                };
+                match (&mut l.dtls, trusted) {
+                    (Some(d), true) => {
+                        if l.ice.is_none() && l.dest.is_none() {
+                            l.dest = Some((local, from));
+                        }
+                        d.handle_datagram(now, buf)
+                    }
+                    _ => self.drop_malformed(leg),
+                }
+            }
+            PacketKind::Rtp => self.on_rtp(now, leg, local, from, buf, out),
+            PacketKind::Rtcp => self.on_rtcp(now, leg, local, from, buf),
+            PacketKind::Unknown => self.drop_malformed(leg),
+        }
+        self.progress(now, out);
+    }
+
+    fn drop_malformed(&mut self, leg: LegId) {
+        let s = &mut self.legs[leg.index()].stats;
+        s.malformed += 1;
+        s.dropped += 1;
+    }
+
+    fn count_srtp_error(&mut self, leg: LegId, e: SrtpError) {
+        let s = &mut self.legs[leg.index()].stats;
+        s.dropped += 1;
+        match e {
+            SrtpError::AuthFailed => s.auth_failures += 1,
+            SrtpError::Replay => s.replays += 1,
+            _ => s.malformed += 1,
+        }
+    }
+
+    /// Source check shared by RTP and RTCP; latches when allowed. False: drop.
+    fn accept_source(
+        &mut self,
+        now: Instant,
+        leg: LegId,
+        local: SocketAddr,
+        from: SocketAddr,
+        out: Option<&mut Outbox>,
+    ) -> bool {
+        let l = &mut self.legs[leg.index()];
+        if let Some(agent) = &l.ice {
+            return agent.selected().is_some_and(|(_, r)| r == from);
+        }
+        match l.dest {
+            Some((_, r)) if r == from => {
+                l.last_latch_in = Some(now);
+                true
+            }
+            _ if l.local.latch => {
+                // Latch on the first source, or move to a new one once the current one has been silent for 2 s
+                // (a PBX that changed ports), so a stray sender cannot steal an active stream.
+                let stale = l
+                    .last_latch_in
+                    .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(2));
+                if stale {
+                    l.dest = Some((local, from));
+                    l.last_latch_in = Some(now);
+                    if let Some(out) = out {
+                        out.event(CallEvent::RemoteSelected { leg, remote: from });
+                    }
+                    true
+                } else {
+                    false
+                }
+            }
+            _ => false,
+        }
+    }
+
+    fn on_rtcp(
+        &mut self,
+        now: Instant,
+        leg: LegId,
+        local: SocketAddr,
+        from: SocketAddr,
+        buf: &mut [u8],
+    ) {
+        let li = leg.index();
+        let len = match &mut self.legs[li].srtp {
+            Some(s) => match s.inbound.unprotect_rtcp(buf) {
+                Ok(n) => n,
+                Err(e) => return self.count_srtp_error(leg, e),
+            },
+            None if self.legs[li].local.mode == LegMode::Plain => buf.len(),
+            None => {
+                self.legs[li].stats.dropped += 1;
+                return;
+            }
+        };
+        // RTCP never latches (it carries no audio); it must come from the media source.
+        if !self.accept_source(now, leg, local, from, None)
+            && self.legs[li].dest.is_some_and(|(_, r)| r != from)
+        {
+            self.legs[li].stats.dropped += 1;
+            return;
+        }
+        let l = &mut self.legs[li];
+        l.stats.rtcp_in += 1;
+        l.last_media_in = Some(now);
+        if let Some(b) = rtp::first_report_block(&buf[..len]) {
+            if b.ssrc == l.out.ssrc {
+                l.stats.remote_jitter = b.jitter;
+                l.stats.remote_lost = b.cumulative_lost;
+                l.stats.remote_fraction_lost = b.fraction_lost;
+            }
+        }
+    }
+
+    fn on_rtp(
+        &mut self,
+        now: Instant,
+        leg: LegId,
+        local: SocketAddr,
+        from: SocketAddr,
+        buf: &mut [u8],
+        out: &mut Outbox,
+    ) {
+        let li = leg.index();
+        if RtpHeader::parse(buf).is_none() {
+            return self.drop_malformed(leg);
+        }
+        // Decrypt before latching: only authentic packets may move the destination.
+        let len = match &mut self.legs[li].srtp {
+            Some(s) => match s.inbound.unprotect_rtp(buf) {
+                Ok(n) => n,
+                Err(e) => return self.count_srtp_error(leg, e),
+            },
+            None if self.legs[li].local.mode == LegMode::Plain => buf.len(),
+            None => {
+                self.legs[li].stats.dropped += 1;
+                return;
+            }
+        };
+        if !self.accept_source(now, leg, local, from, Some(out)) {
+            self.legs[li].stats.dropped += 1;
+            return;
+        }
+        let pkt = &mut buf[..len];
+        let Some(h) = RtpHeader::parse(pkt) else {
+            return self.drop_malformed(leg);
+        };
+        let src_pt = self.legs[li].payload();
+        let clock = src_pt.clock_rate;
+        {
+            let l = &mut self.legs[li];
+            l.last_media_in = Some(now);
+            l.recv.record(now, &h, clock);
+        }
+        let dst = leg.other();
+        let dst_pt = self.legs[dst.index()].payload();
+        let new_pt = if h.payload_type == src_pt.audio {
+            dst_pt.audio
+        } else if Some(h.payload_type) == src_pt.dtmf {
+            match dst_pt.dtmf {
+                Some(p) => p,
+                None => {
+                    self.legs[li].stats.dropped += 1;
+                    return;
+                }
+            }
+        } else {
+            // A codec we did not negotiate (e.g. CN, or a PBX ignoring the answer): Meta would reject it.
+            self.legs[li].stats.dropped += 1;
+            return;
+        };
+        pkt[1] = (pkt[1] & 0x80) | new_pt;
+        if self.legs[dst.index()].ready_at.is_none() {
+            // The destination may have just become ready (e.g. SDES keys at set-up): the maiden packet and any
+            // held audio must go out before this packet.
+            self.progress(now, out);
+        }
+        if !self.legs[dst.index()].is_ready() {
+            if dst == LegId::Meta
+                && self.timing.pre_key == PreKeyAudio::Buffer
+                && self.timing.pre_key_buffer > 0
+            {
+                let mut slot = if self.pre_key.len() >= self.timing.pre_key_buffer {
+                    self.legs[li].stats.dropped += 1;
+                    self.pre_key.pop_front().unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                slot.clear();
+                slot.extend_from_slice(pkt);
+                self.pre_key.push_back(slot);
+                self.legs[li].stats.buffered += 1;
+            } else {
+                self.legs[li].stats.dropped += 1;
+            }
+            return;
+        }
+        self.send_rtp(now, dst, pkt, h.ssrc, h.seq, h.timestamp, out);
+        if dst == LegId::Meta {
+            self.last_relayed_to_meta = Some(now);
+        }
+    }
+
+    /// Re-stamps `pkt` (plain RTP) onto `dst`'s stream, protects it into the outbox and counts it.
+    fn send_rtp(
+        &mut self,
+        now: Instant,
+        dst: LegId,
+        pkt: &[u8],
+        ssrc: u32,
+        seq: u16,
+        ts: u32,
+        out: &mut Outbox,
+    ) {
+        let d = &mut self.legs[dst.index()];
+        let Some((local, remote)) = d.dest else {
+            d.stats.dropped += 1;
+            return;
+        };
+        let clock = d.payload().clock_rate;
+        let (s, t) = d.out.map(now, clock, ssrc, seq, ts);
+        let room = out.begin(pkt.len() + SRTCP_MAX_TRAILER);
+        room[..pkt.len()].copy_from_slice(pkt);
+        let pt = pkt[1] & 0x7f;
+        rtp::restamp(room, pt, s, t, d.out.ssrc);
+        let n = match &mut d.srtp {
+            Some(ctx) => match ctx.outbound.protect_rtp(room, pkt.len()) {
+                Ok(n) => n,
+                Err(_) => {
+                    out.abort();
+                    d.stats.dropped += 1;
+                    return;
+                }
+            },
+            None => pkt.len(),
+        };
+        out.commit(dst, local, remote, n);
+        d.stats.packets_out += 1;
+        d.stats.bytes_out += n as u64;
+        d.out.packets = d.out.packets.wrapping_add(1);
+        d.out.octets = d.out.octets.wrapping_add((pkt.len() - 12) as u32);
+    }
+
+    fn send_silence(&mut self, now: Instant, dst: LegId, marker: bool, out: &mut Outbox) {
+        let d = &mut self.legs[dst.index()];
+        let Some((local, remote)) = d.dest else {
+            return;
+        };
+        let pt = d.payload();
+        let (seq, ts) = d.out.next_generated(now, pt.clock_rate);
+        let room = out.begin(15 + SRTCP_MAX_TRAILER);
+        let len = rtp::build_silence(room, pt.audio, seq, ts, d.out.ssrc, marker);
+        let n = match &mut d.srtp {
+            Some(ctx) => match ctx.outbound.protect_rtp(room, len) {
+                Ok(n) => n,
+                Err(_) => {
+                    out.abort();
+                    return;
+                }
+            },
+            None => len,
+        };
+        out.commit(dst, local, remote, n);
+        d.stats.packets_out += 1;
+        d.stats.bytes_out += n as u64;
+        d.out.packets = d.out.packets.wrapping_add(1);
+        d.out.octets = d.out.octets.wrapping_add(3);
+    }
+
+    fn send_rtcp(&mut self, now: Instant, leg: LegId, out: &mut Outbox) {
+        let created = self.created;
+        let l = &mut self.legs[leg.index()];
+        let Some((local, remote)) = l.dest else {
+            return;
+        };
+        let sender = (l.out.packets > 0).then(|| {
+            // NTP time from the call's own monotonic epoch (no wall clock in the sans-IO core): consistent within
+            // the call, which is what LSR/DLSR round-trip estimation needs.
+            let d = now.saturating_duration_since(created) + Duration::from_secs(1);
+            let ntp = (d.as_secs() << 32) | ((d.subsec_nanos() as u64) << 32) / 1_000_000_000;
+            SenderInfo {
+                ntp,
+                rtp_ts: l.out.last_ts,
+                packets: l.out.packets,
+                octets: l.out.octets,
+            }
+        });
+        let block = l.recv.report_block();
+        let room = out.begin(52 + SRTCP_MAX_TRAILER);
+        let len = rtp::build_report(room, l.out.ssrc, sender, block);
+        let n = match &mut l.srtp {
+            Some(ctx) => match ctx.outbound.protect_rtcp(room, len) {
+                Ok(n) => n,
+                Err(_) => {
+                    out.abort();
+                    return;
+                }
+            },
+            None => len,
+        };
+        out.commit(leg, local, remote, n);
+        l.stats.packets_out += 1;
+        l.stats.rtcp_out += 1;
+        l.stats.bytes_out += n as u64;
+    }
+
+    /// Moves ICE/DTLS output to the outbox and handles state transitions (keys, readiness, failures).
+    fn progress(&mut self, now: Instant, out: &mut Outbox) {
+        for li in 0..2 {
+            let leg = self.legs[li].id;
+            // ICE.
+            let mut ice_connected = None;
+            let mut fail = None;
+            if let Some(agent) = &mut self.legs[li].ice {
+                while let Some(t) = agent.poll_transmit() {
+                    out.push(leg, t.local, t.remote, &t.data);
+                }
+                while let Some(e) = agent.poll_event() {
+                    match e {
+                        IceEvent::Connected { local, remote } => {
+                            ice_connected = Some((local, remote))
+                        }
+                        IceEvent::Failed => fail = Some(FailReason::IceFailed),
+                        IceEvent::ConsentLost => fail = Some(FailReason::ConsentLost),
+                        _ => {}
+                    }
+                }
+            }
+            if let Some((local, remote)) = ice_connected {
+                let l = &mut self.legs[li];
+                let changed = l.dest != Some((local, remote));
+                l.dest = Some((local, remote));
+                out.event(CallEvent::IceConnected { leg, local, remote });
+                if changed {
+                    out.event(CallEvent::RemoteSelected { leg, remote });
+                }
+            }
+            // DTLS: the client starts once there is somewhere to send.
+            let l = &mut self.legs[li];
+            if let (Some(d), Some((local, remote))) = (&mut l.dtls, l.dest) {
+                d.start(now);
+                while let Some(dg) = d.poll_transmit() {
+                    out.push(leg, local, remote, &dg);
+                }
+                match d.state().clone() {
+                    DtlsState::Connected if l.srtp.is_none() => {
+                        if let Some(k) = d.take_keys() {
+                            out.event(CallEvent::DtlsConnected { leg });
+                            match SrtpSession::new(&k.local, &k.remote) {
+                                Ok(s) => l.srtp = Some(s),
+                                Err(e) => fail = Some(FailReason::Srtp(e.to_string())),
+                            }
+                        }
+                    }
+                    DtlsState::Failed(DtlsError::FingerprintMismatch) => {
+                        fail = Some(FailReason::FingerprintMismatch)
+                    }
+                    DtlsState::Failed(e) => fail = Some(FailReason::Dtls(e.to_string())),
+                    _ => {}
+                }
+            }
+            if let Some(reason) = fail {
+                self.fail(leg, reason, out);
+                return;
+            }
+            let l = &mut self.legs[li];
+            if l.srtp.is_some() && !l.keys_announced && l.remote.is_some() {
+                l.keys_announced = true;
+                out.event(CallEvent::KeysReady { leg });
+            }
+            if l.ready_at.is_none() && l.is_ready() {
+                l.ready_at = Some(now);
+                l.rtcp_next = Some(now + self.timing.rtcp_interval);
+                if leg == LegId::Meta {
+                    // Meta's rule: the business sends the first SRTP packet. Then whatever audio we held.
+                    self.send_silence(now, LegId::Meta, true, out);
+                    self.last_relayed_to_meta = Some(now);
+                    self.flush_pre_key(now, out);
+                }
+            }
+        }
+    }
+
+    fn flush_pre_key(&mut self, now: Instant, out: &mut Outbox) {
+        let mut q = std::mem::take(&mut self.pre_key);
+        for pkt in q.drain(..) {
+            if let Some(h) = RtpHeader::parse(&pkt) {
+                self.send_rtp(now, LegId::Meta, &pkt, h.ssrc, h.seq, h.timestamp, out);
+                self.legs[LegId::Pbx.index()].stats.flushed += 1;
+            }
+        }
+        // The buffer is only needed before keys: give its memory back.
+        self.pre_key = VecDeque::new();
+    }
+
+    fn fail(&mut self, leg: LegId, reason: FailReason, out: &mut Outbox) {
+        if !self.ended {
+            log::info!("call failed on {leg:?} leg: {reason}");
+            self.legs[leg.index()].failed = true;
+            self.ended = true;
+            out.event(CallEvent::Failed { leg, reason });
+        }
     }
 
     /// Runs timers due at `now` (ICE checks, DTLS retransmissions, RTCP, silence filler, timeouts).
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
-        self.inner.handle_timeout(now, out)
+        if self.ended {
+            return;
+        }
+        for li in 0..2 {
+            let l = &mut self.legs[li];
+            if let Some(agent) = &mut l.ice {
+                agent.handle_timeout(now);
+            }
+            if let Some(d) = &mut l.dtls {
+                d.handle_timeout(now);
+            }
+        }
+        self.progress_due = None;
+        self.progress(now, out);
+        if self.ended {
+            return;
+        }
+        for li in 0..2 {
+            let leg = self.legs[li].id;
+            let l = &self.legs[li];
+            // Media timeouts.
+            let deadline = match (l.last_media_in, l.ready_at) {
+                (Some(t), _) => Some(t + self.timing.media_timeout_mid),
+                (None, Some(r)) => Some(r + self.timing.media_timeout_start),
+                _ => None,
+            };
+            if deadline.is_some_and(|d| now >= d) {
+                self.ended = true;
+                out.event(CallEvent::MediaTimeout { leg });
+                return;
+            }
+            if l.ready_at.is_none()
+                && l.remote_set_at
+                    .is_some_and(|t| now >= t + self.timing.connect_timeout)
+            {
+                self.fail(leg, FailReason::ConnectTimeout, out);
+                return;
+            }
+            if l.rtcp_next.is_some_and(|t| now >= t) {
+                self.send_rtcp(now, leg, out);
+                self.legs[li].rtcp_next = Some(now + self.timing.rtcp_interval);
+            }
+        }
+        if let Some(due) = self.silence_due() {
+            if now >= due {
+                self.send_silence(now, LegId::Meta, false, out);
+                self.last_silence = Some(now);
+            }
+        }
+    }
+
+    fn silence_due(&self) -> Option<Instant> {
+        let after = self.timing.silence_fill_after?;
+        if !self.legs[0].is_ready() {
+            return None;
+        }
+        let base = self.last_relayed_to_meta? + after;
+        Some(match self.last_silence {
+            Some(s) => base.max(s + Duration::from_millis(20)),
+            None => base,
+        })
     }
 
     /// The earliest instant `handle_timeout` should be called; None once the call has ended.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.inner.poll_timeout()
+        if self.ended {
+            return None;
+        }
+        let mut t: Option<Instant> = None;
+        let mut consider = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |y| y.min(x)));
+            }
+        };
+        consider(self.progress_due);
+        for l in &self.legs {
+            consider(l.ice.as_ref().and_then(|a| a.poll_timeout()));
+            consider(l.dtls.as_ref().and_then(|d| d.poll_timeout()));
+            consider(l.rtcp_next);
+            consider(match (l.last_media_in, l.ready_at) {
+                (Some(t), _) => Some(t + self.timing.media_timeout_mid),
+                (None, Some(r)) => Some(r + self.timing.media_timeout_start),
+                _ => None,
+            });
+            if l.ready_at.is_none() {
+                consider(l.remote_set_at.map(|t| t + self.timing.connect_timeout));
+            }
+        }
+        consider(self.silence_due());
+        t
     }
 
     /// Current state.
     pub fn state(&self) -> CallState {
-        self.inner.state()
+        if self.ended {
+            CallState::Ended
+        } else if self.legs.iter().all(|l| l.is_ready()) {
+            CallState::Active
+        } else {
+            CallState::Connecting
+        }
     }
 
     /// Counters of both legs.
     pub fn stats(&self) -> CallStats {
-        self.inner.stats()
+        let mut meta = self.legs[0].stats;
+        let mut pbx = self.legs[1].stats;
+        let _ = (&mut meta, &mut pbx);
+        CallStats { meta, pbx }
     }
 
     /// Where `leg`'s media currently goes (ICE selection, latched address or SDP address).
     pub fn remote_addr(&self, leg: LegId) -> Option<SocketAddr> {
-        self.inner.remote_addr(leg)
+        self.legs[leg.index()].dest.map(|(_, r)| r)
+    }
+
+    /// Our local interarrival jitter estimate for what `leg`'s peer sends us (RTP timestamp units).
+    pub fn receive_jitter(&self, leg: LegId) -> u32 {
+        self.legs[leg.index()].recv.jitter()
     }
 }

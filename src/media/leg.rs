@@ -53,6 +53,8 @@ pub struct PayloadTypes {
     pub audio: u8,
     /// telephone-event's PT, if negotiated (126 / 101 in Meta's traces).
     pub dtmf: Option<u8>,
+    /// RTP clock rate of the audio codec (48000 for opus), used to stamp silence and RTCP.
+    pub clock_rate: u32,
 }
 
 impl Default for PayloadTypes {
@@ -60,6 +62,7 @@ impl Default for PayloadTypes {
         Self {
             audio: 111,
             dtmf: Some(126),
+            clock_rate: 48_000,
         }
     }
 }
@@ -155,54 +158,174 @@ pub struct LegStats {
     pub remote_fraction_lost: u8,
 }
 
-/// The call's state behind [`crate::media::call::Call`] (filled in by the implementation).
-pub(crate) struct CallInner {
-    stats: crate::media::call::CallStats,
+/// Our outgoing RTP stream on a leg: relayed packets from any source are re-stamped onto one SSRC with continuous
+/// sequence numbers and timestamps, so silence, buffered audio and live audio form one coherent stream.
+#[derive(Debug, Clone)]
+pub(crate) struct OutStream {
+    pub(crate) ssrc: u32,
+    started: bool,
+    pub(crate) last_seq: u16,
+    pub(crate) last_ts: u32,
+    last_at: Option<Instant>,
+    src_ssrc: Option<u32>,
+    seq_off: u16,
+    ts_off: u32,
+    pub(crate) packets: u32,
+    pub(crate) octets: u32,
 }
 
-impl CallInner {
-    pub(crate) fn new(
-        _now: std::time::Instant,
-        _config: crate::media::call::CallConfig,
-    ) -> Result<Self, crate::media::Error> {
-        Ok(Self {
-            stats: Default::default(),
-        })
+impl OutStream {
+    pub(crate) fn new(ssrc: u32) -> Self {
+        let mut b = [0u8; 6];
+        // Random initial seq/ts (RFC 3550 5.1); zeros are acceptable if the RNG fails.
+        let _ = openssl::rand::rand_bytes(&mut b);
+        Self {
+            ssrc,
+            started: false,
+            last_seq: u16::from_be_bytes([b[0], b[1]]),
+            last_ts: u32::from_be_bytes([b[2], b[3], b[4], b[5]]),
+            last_at: None,
+            src_ssrc: None,
+            seq_off: 0,
+            ts_off: 0,
+            packets: 0,
+            octets: 0,
+        }
     }
-    pub(crate) fn set_remote(
+
+    fn advance_ts(&self, now: Instant, clock: u32) -> u32 {
+        match self.last_at {
+            Some(t) => {
+                let ms = now.saturating_duration_since(t).as_millis().max(20) as u64;
+                self.last_ts.wrapping_add((ms * clock as u64 / 1000) as u32)
+            }
+            None => self.last_ts,
+        }
+    }
+
+    /// Sequence number and timestamp for a generated packet (silence), and forget the relayed source so the next
+    /// relayed packet is anchored after it.
+    pub(crate) fn next_generated(&mut self, now: Instant, clock: u32) -> (u16, u32) {
+        let seq = self.last_seq.wrapping_add(1);
+        let ts = if self.started {
+            self.advance_ts(now, clock)
+        } else {
+            self.last_ts
+        };
+        self.started = true;
+        self.last_seq = seq;
+        self.last_ts = ts;
+        self.last_at = Some(now);
+        self.src_ssrc = None;
+        (seq, ts)
+    }
+
+    /// Maps a relayed packet's (ssrc, seq, ts) onto this stream.
+    pub(crate) fn map(
         &mut self,
-        _now: std::time::Instant,
-        _leg: LegId,
-        _remote: RemoteLeg,
-    ) -> Result<(), crate::media::Error> {
-        Ok(())
-    }
-    pub(crate) fn handle_input(
-        &mut self,
-        _now: std::time::Instant,
-        _leg: LegId,
-        _local: SocketAddr,
-        _from: SocketAddr,
-        _buf: &mut [u8],
-        _out: &mut crate::media::call::Outbox,
-    ) {
-    }
-    pub(crate) fn handle_timeout(
-        &mut self,
-        _now: std::time::Instant,
-        _out: &mut crate::media::call::Outbox,
-    ) {
-    }
-    pub(crate) fn poll_timeout(&self) -> Option<std::time::Instant> {
-        None
-    }
-    pub(crate) fn state(&self) -> crate::media::call::CallState {
-        crate::media::call::CallState::Connecting
-    }
-    pub(crate) fn stats(&self) -> crate::media::call::CallStats {
-        self.stats
-    }
-    pub(crate) fn remote_addr(&self, _leg: LegId) -> Option<SocketAddr> {
-        None
+        now: Instant,
+        clock: u32,
+        src_ssrc: u32,
+        seq: u16,
+        ts: u32,
+    ) -> (u16, u32) {
+        if self.src_ssrc != Some(src_ssrc) {
+            let next_seq = self.last_seq.wrapping_add(1);
+            let next_ts = if self.started {
+                self.advance_ts(now, clock)
+            } else {
+                self.last_ts
+            };
+            self.seq_off = next_seq.wrapping_sub(seq);
+            self.ts_off = next_ts.wrapping_sub(ts);
+            self.src_ssrc = Some(src_ssrc);
+            self.started = true;
+        }
+        let (s, t) = (seq.wrapping_add(self.seq_off), ts.wrapping_add(self.ts_off));
+        // Track the newest only, so reordered packets do not move the anchor backwards.
+        if s.wrapping_sub(self.last_seq) < 0x8000 {
+            self.last_seq = s;
+            self.last_ts = t;
+            self.last_at = Some(now);
+        }
+        (s, t)
     }
 }
+
+/// Per-leg state machine (ICE, DTLS, SRTP, destination, counters); driven by `Call`.
+pub(crate) struct Leg {
+    pub(crate) id: LegId,
+    pub(crate) local: LocalLeg,
+    pub(crate) remote: Option<RemoteLeg>,
+    pub(crate) ice: Option<IceAgent>,
+    pub(crate) dtls: Option<DtlsEndpoint>,
+    pub(crate) srtp: Option<SrtpSession>,
+    /// Where media goes: (our socket, peer address).
+    pub(crate) dest: Option<(SocketAddr, SocketAddr)>,
+    pub(crate) last_latch_in: Option<Instant>,
+    pub(crate) stats: LegStats,
+    pub(crate) recv: ReceiveStats,
+    pub(crate) out: OutStream,
+    /// When this leg became able to carry media (keys + destination), for the start-of-call timeout.
+    pub(crate) ready_at: Option<Instant>,
+    pub(crate) remote_set_at: Option<Instant>,
+    pub(crate) last_media_in: Option<Instant>,
+    pub(crate) rtcp_next: Option<Instant>,
+    pub(crate) keys_announced: bool,
+    pub(crate) failed: bool,
+}
+
+impl Leg {
+    pub(crate) fn new(id: LegId, local: LocalLeg) -> Self {
+        let ssrc = local.ssrc;
+        Self {
+            id,
+            local,
+            remote: None,
+            ice: None,
+            dtls: None,
+            srtp: None,
+            dest: None,
+            last_latch_in: None,
+            stats: LegStats::default(),
+            recv: ReceiveStats::default(),
+            out: OutStream::new(ssrc),
+            ready_at: None,
+            remote_set_at: None,
+            last_media_in: None,
+            rtcp_next: None,
+            keys_announced: false,
+            failed: false,
+        }
+    }
+
+    /// Keys exist (or none are needed).
+    pub(crate) fn has_keys(&self) -> bool {
+        self.local.mode == LegMode::Plain || self.srtp.is_some()
+    }
+
+    /// Can send media now.
+    pub(crate) fn is_ready(&self) -> bool {
+        !self.failed && self.has_keys() && self.dest.is_some() && self.remote.is_some()
+    }
+
+    pub(crate) fn payload(&self) -> PayloadTypes {
+        self.remote.as_ref().map(|r| r.payload).unwrap_or_default()
+    }
+
+    /// Our socket for sending to `to`: the first local address of the same family.
+    pub(crate) fn local_for(&self, to: &SocketAddr) -> Option<SocketAddr> {
+        self.local
+            .addrs
+            .iter()
+            .find(|a| a.is_ipv4() == to.is_ipv4())
+            .copied()
+    }
+}
+
+use std::time::Instant;
+
+use crate::media::dtls::DtlsEndpoint;
+use crate::media::ice::IceAgent;
+use crate::media::rtp::ReceiveStats;
+use crate::media::srtp::SrtpSession;

@@ -9,6 +9,7 @@ pub mod call;
 pub mod dtls;
 pub mod ice;
 pub mod leg;
+pub mod peer;
 pub mod rtp;
 pub mod srtp;
 pub mod stun;

@@ -754,7 +754,12 @@ impl Worker {
         Ok(())
     }
 
-    fn update(&mut self, call_id: &str, remote: Box<[Option<RemoteLeg>; 2]>, now: Instant) -> Res<()> {
+    fn update(
+        &mut self,
+        call_id: &str,
+        remote: Box<[Option<RemoteLeg>; 2]>,
+        now: Instant,
+    ) -> Res<()> {
         let slot = *self
             .by_id
             .get(call_id)

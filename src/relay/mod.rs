@@ -7,6 +7,7 @@
 pub mod control;
 pub mod driver;
 pub mod engine;
+pub mod media_engine;
 pub mod rtp;
 pub mod stats;
 mod sys;
@@ -43,7 +44,10 @@ pub enum Error {
 }
 
 /// The engine factory the relay uses: plain forwarding for RTP<->RTP, the media core's call otherwise.
-pub struct DefaultFactory;
+#[derive(Default)]
+pub struct DefaultFactory {
+    media: media_engine::MediaFactory,
+}
 
 impl EngineFactory for DefaultFactory {
     fn create(
@@ -62,9 +66,7 @@ impl EngineFactory for DefaultFactory {
                 Box::new(rtp::PlainEngine::new(spec.addrs, spec.media_timeout)),
                 [empty(), empty()],
             )),
-            (m, p) => Err(format!(
-                "transport {m:?} <-> {p:?} is not supported by this relay build yet"
-            )),
+            _ => self.media.create(spec),
         }
     }
 }
@@ -104,7 +106,7 @@ impl Drop for RelayHandle {
 
 /// Starts the relay on threads of this process, serving the control socket at `control_socket`.
 pub fn spawn(config: RelayConfig, control_socket: &Path) -> Result<RelayHandle, Error> {
-    spawn_with(config, control_socket, Box::new(DefaultFactory))
+    spawn_with(config, control_socket, Box::<DefaultFactory>::default())
 }
 
 /// As [`spawn`], with a custom engine factory (tests, benchmarks).
@@ -132,7 +134,7 @@ pub fn spawn_with(
 pub fn run(config: RelayConfig, control_socket: &Path) -> Result<(), Error> {
     let exit_with_parent = config.exit_with_parent;
     let server = control::Server::bind(control_socket)?;
-    let driver = Arc::new(Driver::start(config, Box::new(DefaultFactory))?);
+    let driver = Arc::new(Driver::start(config, Box::<DefaultFactory>::default())?);
     if exit_with_parent {
         let parent = std::os::unix::process::parent_id();
         let path = control_socket.to_owned();

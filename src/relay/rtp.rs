@@ -69,15 +69,36 @@ pub fn rtcp_report(data: &[u8]) -> Option<(u32, i32)> {
     None
 }
 
-/// Rewrites the payload type of an RTP packet per `map` (pairs of (from, to)).
-pub fn rewrite_pt(data: &mut [u8], map: &[(u8, u8)]) {
-    if map.is_empty() || data.len() < 2 {
+/// Payload types of one leg (audio codec, telephone-event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pts {
+    pub audio: u8,
+    pub dtmf: Option<u8>,
+}
+
+impl Default for Pts {
+    fn default() -> Self {
+        Self {
+            audio: 111,
+            dtmf: Some(126),
+        }
+    }
+}
+
+/// Rewrites the payload type of an RTP packet received with `from`'s numbering to `to`'s.
+pub fn rewrite_pt(data: &mut [u8], from: Pts, to: Pts) {
+    if data.len() < 2 || from == to {
         return;
     }
     let pt = data[1] & 0x7f;
-    if let Some(&(_, to)) = map.iter().find(|(from, _)| *from == pt) {
-        data[1] = (data[1] & 0x80) | (to & 0x7f);
-    }
+    let new = if pt == from.audio {
+        to.audio
+    } else if Some(pt) == from.dtmf {
+        to.dtmf.unwrap_or(pt)
+    } else {
+        pt
+    };
+    data[1] = (data[1] & 0x80) | (new & 0x7f);
 }
 
 /// Where one leg's media goes and where it may come from.
@@ -121,7 +142,7 @@ impl Latch {
 struct PlainLeg {
     addrs: Vec<SocketAddr>,
     latch: Latch,
-    pt_map: Vec<(u8, u8)>,
+    pts: Pts,
     stats: LegStats,
     last_in: Option<Instant>,
 }
@@ -139,7 +160,7 @@ impl PlainEngine {
         let leg = |a: &[SocketAddr]| PlainLeg {
             addrs: a.to_vec(),
             latch: Latch::default(),
-            pt_map: Vec::new(),
+            pts: Pts::default(),
             stats: LegStats {
                 state: "new".into(),
                 ..Default::default()
@@ -164,7 +185,11 @@ impl Engine for PlainEngine {
             // A new plan (re-answer) may move the peer: let it latch again.
             leg.latch.latched = None;
         }
-        leg.pt_map = remote.pt_map.clone();
+        let d = Pts::default();
+        leg.pts = Pts {
+            audio: remote.audio_pt.unwrap_or(d.audio),
+            dtmf: remote.dtmf_pt.or(d.dtmf),
+        };
         Ok(())
     }
 
@@ -204,6 +229,7 @@ impl Engine for PlainEngine {
                 leg.stats.rtcp_lost = Some(l);
             }
         }
+        let from_pts = self.legs[i].pts;
         let peer = &mut self.legs[o];
         let dest = if kind == Kind::Rtp {
             peer.latch.dest()
@@ -215,7 +241,7 @@ impl Engine for PlainEngine {
             return;
         };
         if kind == Kind::Rtp {
-            rewrite_pt(data, &peer.pt_map);
+            rewrite_pt(data, from_pts, peer.pts);
         }
         let sock = out.sock_for(side.other(), &dest, &peer.addrs);
         let len = data.len();
@@ -318,7 +344,17 @@ mod tests {
     #[test]
     fn pt_rewrite() {
         let mut p = [0x80, 0x80 | 96, 0, 0];
-        rewrite_pt(&mut p, &[(96, 111)]);
+        let pbx = Pts {
+            audio: 96,
+            dtmf: Some(101),
+        };
+        rewrite_pt(&mut p, pbx, Pts::default());
         assert_eq!(p[1], 0x80 | 111);
+        p[1] = 101;
+        rewrite_pt(&mut p, pbx, Pts::default());
+        assert_eq!(p[1], 126);
+        p[1] = 0;
+        rewrite_pt(&mut p, pbx, Pts::default());
+        assert_eq!(p[1], 0);
     }
 }

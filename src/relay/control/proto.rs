@@ -171,12 +171,15 @@ pub struct RemoteLeg {
     /// The key the peer sends with (SDES legs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdes: Option<SdesKey>,
-    /// Replace the key we send with (when the SDP side chose our key rather than the relay).
+    /// The audio codec's payload type agreed on this leg (opus; default 111). The relay rewrites PTs between legs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local_sdes: Option<SdesKey>,
-    /// Payload type rewrite for packets sent *to* this leg: pairs (pt as received on the other leg, pt to send).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pt_map: Vec<(u8, u8)>,
+    pub audio_pt: Option<u8>,
+    /// telephone-event's payload type on this leg (default 126), if negotiated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtmf_pt: Option<u8>,
+    /// The audio codec's RTP clock rate (default 48000, opus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_rate: Option<u32>,
 }
 
 impl fmt::Debug for RemoteLeg {
@@ -190,8 +193,9 @@ impl fmt::Debug for RemoteLeg {
             .field("ice_lite", &self.ice_lite)
             .field("fingerprint", &self.fingerprint)
             .field("sdes", &self.sdes)
-            .field("local_sdes", &self.local_sdes)
-            .field("pt_map", &self.pt_map)
+            .field("audio_pt", &self.audio_pt)
+            .field("dtmf_pt", &self.dtmf_pt)
+            .field("clock_rate", &self.clock_rate)
             .finish()
     }
 }
