@@ -448,7 +448,12 @@ fn parse_into(value: &str, out: &mut Vec<Challenge>) -> Result<()> {
                     "more than {MAX_CHALLENGES} challenges"
                 )));
             }
-            let token68 = lx.try_token68().map(str::to_owned);
+            // Digest never uses token68; trying it would misread `Digest a=, b=c`.
+            let token68 = if name.eq_ignore_ascii_case("digest") {
+                None
+            } else {
+                lx.try_token68().map(str::to_owned)
+            };
             cur = Some(Challenge {
                 scheme: name.to_owned(),
                 token68,
