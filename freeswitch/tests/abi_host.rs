@@ -146,6 +146,7 @@ fn api_commands_answer_ok_and_err() {
          api wacall_stats\n\
          api wacall_reload\n\
          api wacall_digest nonsense\n\
+         api wacall_digest Digest realm=\"wa.meta.vc\", nonce=\"n1\", algorithm=SHA-256, qop=\"auth\", Digest realm=\"wa.meta.vc\", nonce=\"n1\", algorithm=MD5, qop=\"auth\" +15551234567 - INVITE sip:+442079460000@wa.meta.vc;transport=tls\n\
          api wacall_sdp sideways v=0\n",
         &[],
     );
@@ -183,6 +184,14 @@ fn api_commands_answer_ok_and_err() {
         "+OK reloaded, 2 number(s)\n"
     );
     assert!(reply(&out, "wacall_digest", 0).starts_with("-ERR "));
+    let auth = reply(&out, "wacall_digest", 1);
+    assert!(auth.starts_with("+OK Digest "), "{auth}");
+    assert!(auth.contains("username=\"15551234567\""), "{auth}");
+    assert!(
+        auth.contains("uri=\"sip:+442079460000@wa.meta.vc;transport=tls\""),
+        "{auth}"
+    );
+    assert!(auth.contains("algorithm=SHA-256"), "{auth}");
     assert!(reply(&out, "wacall_sdp", 0).starts_with("-ERR unknown direction"));
     assert!(out.contains("XML opens=2 frees=2"), "{out}");
 }
@@ -285,7 +294,7 @@ fn applications_set_channel_variables() {
     assert!(to_direct.contains("export_vars=sip_auth_username,sip_auth_password"));
     let bad = vars(3);
     assert!(
-        bad.contains("wacall_error=called user \"bob\" is not an E.164 number"),
+        bad.contains("wacall_error=invalid phone number \"bob\""),
         "{bad}"
     );
     // The password is set as a channel variable for sofia, but never logged.
