@@ -36,6 +36,13 @@ pub const TO_META: App = App {
     syntax: "<number> [business-number]",
 };
 
+pub const RELAY: App = App {
+    name: "wacall_relay",
+    short_desc: "Bridge a call from Meta through wacall's media relay",
+    long_desc: "",
+    syntax: "",
+};
+
 /// Meta's headers: (header name, variable set by wacall_from_meta).
 const META_HEADERS: [(&str, &str); 4] = [
     ("x-wa-meta-wacid", "wacall_wacid"),

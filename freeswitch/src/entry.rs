@@ -64,6 +64,9 @@ impl Env for HostEnv {
     fn host_version(&self) -> Option<String> {
         host::host_version()
     }
+    fn session_var(&self, uuid: &str, name: &str) -> Option<String> {
+        host::with_session(uuid, |c| c.var(name)).flatten()
+    }
 }
 
 /// Read `wacall.conf`; a missing file means defaults (no numbers), a malformed one is an error.
@@ -177,8 +180,10 @@ api_fn!(api_sdp, api::SDP);
 api_fn!(api_stats, api::STATS_CMD);
 api_fn!(api_reload, api::RELOAD);
 api_fn!(api_status, api::STATUS);
+api_fn!(api_relay_answered, api::RELAY_ANSWERED);
+api_fn!(api_relay_end, api::RELAY_END);
 
-const API_TABLE: [(CCommand, sys::switch_api_function_t); 6] = [
+const API_TABLE: [(CCommand, sys::switch_api_function_t); 8] = [
     (
         (
             c"wacall_uri",
@@ -227,6 +232,22 @@ const API_TABLE: [(CCommand, sys::switch_api_function_t); 6] = [
         ),
         api_status,
     ),
+    (
+        (
+            c"wacall_relay_answered",
+            c"Hook (api_on_answer, set by wacall_relay): pass the PBX's answer to the relay",
+            c"<uuid>",
+        ),
+        api_relay_answered,
+    ),
+    (
+        (
+            c"wacall_relay_end",
+            c"Hook (api_hangup_hook, set by wacall_relay): end the relay call",
+            c"<uuid>",
+        ),
+        api_relay_end,
+    ),
 ];
 
 /// # Safety
@@ -261,8 +282,9 @@ macro_rules! app_fn {
 
 app_fn!(app_from_meta, apps::FROM_META);
 app_fn!(app_to_meta, apps::TO_META);
+app_fn!(app_relay, apps::RELAY);
 
-const APP_TABLE: [(CApp, sys::switch_application_function_t); 2] = [
+const APP_TABLE: [(CApp, sys::switch_application_function_t); 3] = [
     (
         (
             c"wacall_from_meta",
@@ -283,6 +305,16 @@ number, exported to the B-leg.",
             c"<number> [business-number]",
         ),
         app_to_meta,
+    ),
+    (
+        (
+            c"wacall_relay",
+            c"Bridge a call from Meta through wacall's media relay",
+            c"Run before bridge on a call from Meta: allocates relay ports, maps Meta's offer for the PBX \
+(switch_r_sdp) and pre-sets Meta's answer (switch_b_sdp), sets bypass_media=true and the answer and hangup hooks.",
+            c"",
+        ),
+        app_relay,
     ),
 ];
 
@@ -320,6 +352,7 @@ unsafe fn app_entry(app: &App, session: *mut sys::switch_core_session_t, data: *
             "wacall_to_meta" => {
                 apps::to_meta(&channel, &cfg, &args).inspect(|_| Stats::bump(&STATS.calls_to_meta))
             }
+            "wacall_relay" => crate::bridge::relay_from_meta(&channel, &cfg, &channel.uuid()),
             other => Err(format!("unknown application {other}")),
         };
         match result {
@@ -355,7 +388,10 @@ mod tests {
             assert_eq!(c.1.to_str().unwrap(), r.desc);
             assert_eq!(c.2.to_str().unwrap(), r.syntax);
         }
-        for ((c, _), r) in APP_TABLE.iter().zip([&apps::FROM_META, &apps::TO_META]) {
+        for ((c, _), r) in APP_TABLE
+            .iter()
+            .zip([&apps::FROM_META, &apps::TO_META, &apps::RELAY])
+        {
             assert_eq!(c.0.to_str().unwrap(), r.name);
             assert_eq!(c.1.to_str().unwrap(), r.short_desc);
             assert_eq!(c.3.to_str().unwrap(), r.syntax);

@@ -153,3 +153,19 @@ pub fn relay_stats() -> Result<Vec<(&'static str, String)>, String> {
         ("relay_control_socket", r.socket.display().to_string()),
     ])
 }
+
+/// Run `f` on the running relay's driver.
+pub fn with_relay<T>(
+    f: impl FnOnce(&wacall::relay::Driver) -> Result<T, String>,
+) -> Result<T, String> {
+    // Clone the driver out so calls never queue on this lock while the relay works.
+    let driver = {
+        let slot = RELAY.lock().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref()
+            .ok_or("relay not running")?
+            .handle
+            .driver()
+            .clone()
+    };
+    f(&driver)
+}

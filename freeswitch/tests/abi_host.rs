@@ -215,6 +215,68 @@ fn sdp_command_maps_meta_offer() {
 }
 
 #[test]
+fn relay_app_maps_both_sdps_and_runs_hooks() {
+    let offer =
+        include_str!("../../tests/fixtures/sdp/meta_offer_dtls.sdp").replace("\r\n", "\\r\\n");
+    // The fake host has no escapes in variables: give it a real CRLF SDP through a one-line form it unescapes.
+    let out = run_host(
+        &format!(
+            "var switch_r_sdp {offer}\n\
+             unescape switch_r_sdp\n\
+             var originate_signal_bond 00000000-fake-uuid\n\
+             app wacall_relay\n\
+             api wacall_stats\n\
+             api wacall_relay_answered 00000000-fake-uuid\n\
+             api wacall_relay_answered nobody\n\
+             api wacall_relay_end 00000000-fake-uuid\n\
+             api wacall_relay_end 00000000-fake-uuid\n"
+        ),
+        &[],
+    );
+    let vars = {
+        let start = out.find("VARS wacall_relay").expect("VARS");
+        let body = &out[start..];
+        body[..body.find("END\n").expect("END")].to_string()
+    };
+    assert!(!vars.contains("wacall_error="), "{vars}");
+    assert!(vars.contains("bypass_media=true"), "{vars}");
+    assert!(
+        vars.contains("api_on_answer=wacall_relay_answered 00000000-fake-uuid"),
+        "{vars}"
+    );
+    assert!(
+        vars.contains("api_hangup_hook=wacall_relay_end 00000000-fake-uuid"),
+        "{vars}"
+    );
+    // The PBX gets SDES toward the relay's PBX-side port; Meta gets our DTLS answer with ICE and setup:active.
+    assert!(vars.contains(" RTP/SAVP 111"), "{vars}");
+    assert!(vars.contains("a=setup:active"), "{vars}");
+    assert!(vars.contains("a=ice-ufrag:"), "{vars}");
+    assert!(
+        reply(&out, "wacall_stats", 0).contains(" relay_calls=1 "),
+        "{out}"
+    );
+    assert!(
+        reply(&out, "wacall_relay_answered", 0)
+            .starts_with("+OK relay call 00000000-fake-uuid: PBX answered"),
+        "{out}"
+    );
+    assert!(
+        reply(&out, "wacall_relay_answered", 1).starts_with("-ERR no peer leg for nobody"),
+        "{out}"
+    );
+    assert!(
+        reply(&out, "wacall_relay_end", 0).starts_with("+OK relay call 00000000-fake-uuid ended"),
+        "{out}"
+    );
+    assert!(
+        reply(&out, "wacall_relay_end", 1).starts_with("-ERR "),
+        "{out}"
+    );
+    assert!(out.contains("SESSION locks held=0"), "{out}");
+}
+
+#[test]
 fn null_and_garbage_arguments_are_handled() {
     let out = run_host(
         "apinull wacall_uri\n\

@@ -129,6 +129,15 @@ static switch_core_session_t the_session;
 switch_channel_t *switch_core_session_get_channel(switch_core_session_t *s) { return s ? &s->channel : NULL; }
 char *switch_core_session_get_uuid(switch_core_session_t *s) { (void)s; return "00000000-fake-uuid"; }
 
+static int session_locks;
+switch_core_session_t *switch_core_session_perform_locate(const char *uuid, const char *file, const char *func, int line)
+{
+	(void)file; (void)func; (void)line;
+	if (uuid && !strcmp(uuid, "00000000-fake-uuid")) { session_locks++; return &the_session; }
+	return NULL;
+}
+void switch_core_session_rwunlock(switch_core_session_t *s) { if (s == &the_session) session_locks--; }
+
 static struct var *find_var(switch_channel_t *c, const char *name)
 {
 	for (int i = 0; i < c->n; i++) if (c->vars[i].name && !strcasecmp(c->vars[i].name, name)) return &c->vars[i];
@@ -260,6 +269,7 @@ static void unload_module(void)
 	for (int i = 0; i < n_apps; i++) free(apps[i]);
 	dlclose(lib);
 	printf("XML opens=%d frees=%d\n", xml_opens, xml_frees);
+	printf("SESSION locks held=%d\n", session_locks);
 }
 
 static switch_api_interface_t *find_api(const char *name)
@@ -308,6 +318,18 @@ int main(int argc, char **argv)
 			printf("APPNULL done\n");
 		} else if (!strcmp(verb, "var") && name && args) {
 			switch_channel_set_variable_var_check(&the_session.channel, name, args, 0);
+		} else if (!strcmp(verb, "unescape") && name) {
+			/* turn the two characters \r \n written on one stdin line into a real CRLF */
+			struct var *v = find_var(&the_session.channel, name);
+			if (v) {
+				char *r = v->value, *w = v->value;
+				while (*r) {
+					if (r[0] == '\\' && r[1] == 'r') { *w++ = '\r'; r += 2; }
+					else if (r[0] == '\\' && r[1] == 'n') { *w++ = '\n'; r += 2; }
+					else *w++ = *r++;
+				}
+				*w = 0;
+			}
 		} else if (!strcmp(verb, "clearvars")) {
 			clear_vars();
 		} else if (!strcmp(verb, "reload")) {
