@@ -15,6 +15,8 @@ pub trait Env {
     fn host_version(&self) -> Option<String>;
     /// A channel variable of the session called `uuid`, if that session exists.
     fn session_var(&self, uuid: &str, name: &str) -> Option<String>;
+    /// Set a channel variable of the session called `uuid`; false if there is no such session.
+    fn set_session_var(&self, uuid: &str, name: &str, value: &str) -> bool;
 }
 
 /// One API command: name, description and syntax as FreeSWITCH shows them in `show api`.
@@ -166,7 +168,12 @@ fn relay_answered(uuid: &str, env: &dyn Env) -> Result<String, String> {
     let answer = env
         .session_var(&peer, "switch_r_sdp")
         .ok_or_else(|| format!("no SDP answer on {peer}"))?;
-    crate::bridge::answered(uuid, &answer)
+    let (meta_answer, line) = crate::bridge::answered(uuid, &answer)?;
+    // Runs as the B-leg's api_on_answer, before the A-leg is told to answer: it answers with this.
+    if !env.set_session_var(uuid, "switch_m_sdp", &meta_answer) {
+        return Err(format!("{uuid} went away before it could answer"));
+    }
+    Ok(line)
 }
 
 fn stats() -> String {
@@ -241,6 +248,9 @@ mod tests {
         }
         fn session_var(&self, _: &str, _: &str) -> Option<String> {
             None
+        }
+        fn set_session_var(&self, _: &str, _: &str, _: &str) -> bool {
+            false
         }
     }
 

@@ -158,7 +158,7 @@ fn business_number<'c>(
 }
 
 /// Add names to `export_vars` (copied to B-legs by bridge/originate) without duplicates.
-fn export(vars: &dyn Vars, names: &[&str]) {
+pub(crate) fn export(vars: &dyn Vars, names: &[&str]) {
     let mut list: Vec<String> = vars
         .get("export_vars")
         .map(|s| {

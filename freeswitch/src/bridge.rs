@@ -2,9 +2,10 @@
 //! PBX leg plain RTP or SDES; FreeSWITCH carries the signalling in bypass-media mode with SDPs mapped here.
 //!
 //! How it rides on FreeSWITCH's proxy mode: `wacall_relay` replaces the A-leg's `switch_r_sdp` (copied to the
-//! B-leg as its offer when the bridge creates it) with the PBX offer, and pre-sets `switch_b_sdp` (which
-//! `switch_channel_pass_sdp` then leaves alone) with the answer for Meta; `api_on_answer` gives the relay the
-//! PBX's real answer, `api_hangup_hook` ends the relay call.
+//! B-leg as its offer when the bridge creates it) with the PBX offer. The B-leg's `api_on_answer` (exported as
+//! `nolocal:`) runs `wacall_relay_answered` inside sofia's 200 OK handling, after sofia copied the PBX's answer to
+//! the A-leg's `switch_m_sdp` and before it tells the A-leg to answer: the hook maps that answer for Meta and
+//! overwrites `switch_m_sdp`, which the A-leg then sends. `api_hangup_hook` ends the relay call.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,6 +26,8 @@ struct Pending {
     pbx_offer: String,
     alloc: MediaAllocation,
     map_cfg: MapConfig,
+    /// The relay's SDES key toward Meta (SDES numbers), to go into the answer for Meta.
+    meta_sdes: Option<SdesKey>,
 }
 
 static PENDING: Mutex<Option<HashMap<String, Pending>>> = Mutex::new(None);
@@ -190,20 +193,18 @@ pub fn relay_from_meta(vars: &dyn Vars, cfg: &Config, uuid: &str) -> Result<Stri
             d.update(uuid, Some(remote_leg(&to_pbx.plan.meta)), None)
                 .map_err(|e| e.message)
         })?;
-        // Meta's answer is due when the PBX answers; FreeSWITCH then sends whatever `switch_b_sdp` holds, so it is
-        // written now from our own offer. The PBX's real answer reaches the relay through `answered`.
-        let to_meta =
-            sdp::pbx_answer_to_meta(&meta_offer, &pbx_offer, &pbx_offer, &alloc, &map_cfg)
-                .map_err(|e| e.to_string())?;
-        let meta_answer = with_relay_key(&to_meta.sdp, a.meta.sdes.as_ref());
         vars.set("switch_r_sdp", Some(&pbx_offer));
-        vars.set("switch_b_sdp", Some(&meta_answer));
         vars.set("bypass_media", Some("true"));
+        // Without this, sofia-sip's offer/answer engine rewrites our answer against Meta's offer.
+        vars.set("sip_enable_soa", Some("false"));
         vars.set("wacall_relay_call", Some(uuid));
+        // The B-leg runs the answer hook: inside its 200 OK handling, after sofia copied the PBX's SDP to this
+        // leg and before this leg is told to answer, so the SDP Meta gets is the one the hook writes.
         vars.set(
-            "api_on_answer",
+            "nolocal:api_on_answer",
             Some(&format!("wacall_relay_answered {uuid}")),
         );
+        crate::apps::export(vars, &["nolocal:api_on_answer"]);
         vars.set("api_hangup_hook", Some(&format!("wacall_relay_end {uuid}")));
         pending().get_or_insert_with(HashMap::new).insert(
             uuid.to_string(),
@@ -212,6 +213,7 @@ pub fn relay_from_meta(vars: &dyn Vars, cfg: &Config, uuid: &str) -> Result<Stri
                 pbx_offer,
                 alloc: alloc.clone(),
                 map_cfg,
+                meta_sdes: a.meta.sdes.clone(),
             },
         );
         Ok(format!(
@@ -225,8 +227,9 @@ pub fn relay_from_meta(vars: &dyn Vars, cfg: &Config, uuid: &str) -> Result<Stri
     result
 }
 
-/// The PBX answered call `uuid` with `pbx_answer`: give the relay the PBX's address, key and payload types.
-pub fn answered(uuid: &str, pbx_answer: &str) -> Result<String, String> {
+/// The PBX answered call `uuid` with `pbx_answer`: give the relay the PBX's address, key and payload types, and
+/// return the answer for Meta (to go into the A-leg's `switch_m_sdp`) with a line for the log.
+pub fn answered(uuid: &str, pbx_answer: &str) -> Result<(String, String), String> {
     let p = pending()
         .as_mut()
         .and_then(|m| m.remove(uuid))
@@ -243,10 +246,12 @@ pub fn answered(uuid: &str, pbx_answer: &str) -> Result<String, String> {
         d.update(uuid, None, Some(remote_leg(&mapped.plan.pbx)))
             .map_err(|e| e.message)
     })?;
-    Ok(format!(
-        "relay call {uuid}: PBX answered, remote {:?}",
+    let meta_answer = with_relay_key(&mapped.sdp, p.meta_sdes.as_ref());
+    let line = format!(
+        "relay call {uuid}: PBX answered from {:?}, answer for Meta written",
         mapped.plan.pbx.remote_rtp
-    ))
+    );
+    Ok((meta_answer, line))
 }
 
 /// End relay call `uuid`: its final statistics, for the log.

@@ -67,6 +67,9 @@ impl Env for HostEnv {
     fn session_var(&self, uuid: &str, name: &str) -> Option<String> {
         host::with_session(uuid, |c| c.var(name)).flatten()
     }
+    fn set_session_var(&self, uuid: &str, name: &str, value: &str) -> bool {
+        host::with_session(uuid, |c| c.set_var(name, Some(value))).unwrap_or(false)
+    }
 }
 
 /// Read `wacall.conf`; a missing file means defaults (no numbers), a malformed one is an error.
@@ -311,7 +314,7 @@ number, exported to the B-leg.",
             c"wacall_relay",
             c"Bridge a call from Meta through wacall's media relay",
             c"Run before bridge on a call from Meta: allocates relay ports, maps Meta's offer for the PBX \
-(switch_r_sdp) and pre-sets Meta's answer (switch_b_sdp), sets bypass_media=true and the answer and hangup hooks.",
+(switch_r_sdp), sets bypass_media=true and the hooks that write Meta's answer (switch_m_sdp) and end the relay call.",
             c"",
         ),
         app_relay,
