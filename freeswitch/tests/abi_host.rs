@@ -218,53 +218,81 @@ fn sdp_command_maps_meta_offer() {
 fn relay_app_maps_both_sdps_and_runs_hooks() {
     let offer =
         include_str!("../../tests/fixtures/sdp/meta_offer_dtls.sdp").replace("\r\n", "\\r\\n");
-    // The fake host has no escapes in variables: give it a real CRLF SDP through a one-line form it unescapes.
+    // One fake session plays both legs: its own originate_signal_bond, so the answer hook reads the PBX's
+    // "answer" (our own SDES offer, which wacall_relay left in switch_r_sdp) from it.
     let out = run_host(
         &format!(
             "var switch_r_sdp {offer}\n\
              unescape switch_r_sdp\n\
-             var originate_signal_bond 00000000-fake-uuid\n\
+             var export_vars foo\n\
              app wacall_relay\n\
              api wacall_stats\n\
+             var originate_signal_bond 00000000-fake-uuid\n\
              api wacall_relay_answered 00000000-fake-uuid\n\
              api wacall_relay_answered nobody\n\
+             dumpvars\n\
              api wacall_relay_end 00000000-fake-uuid\n\
              api wacall_relay_end 00000000-fake-uuid\n"
         ),
         &[],
     );
-    let vars = {
-        let start = out.find("VARS wacall_relay").expect("VARS");
+    let section = |tag: &str| {
+        let start = out
+            .find(tag)
+            .unwrap_or_else(|| panic!("{tag} missing:\n{out}"));
         let body = &out[start..];
         body[..body.find("END\n").expect("END")].to_string()
     };
+    let vars = section("VARS wacall_relay");
     assert!(!vars.contains("wacall_error="), "{vars}");
     assert!(vars.contains("bypass_media=true"), "{vars}");
+    assert!(vars.contains("sip_enable_soa=false"), "{vars}");
     assert!(
-        vars.contains("api_on_answer=wacall_relay_answered 00000000-fake-uuid"),
+        vars.contains("nolocal:api_on_answer=wacall_relay_answered 00000000-fake-uuid"),
+        "{vars}"
+    );
+    assert!(
+        vars.contains("export_vars=foo,nolocal:api_on_answer"),
         "{vars}"
     );
     assert!(
         vars.contains("api_hangup_hook=wacall_relay_end 00000000-fake-uuid"),
         "{vars}"
     );
-    // The PBX gets SDES toward the relay's PBX-side port; Meta gets our DTLS answer with ICE and setup:active.
-    assert!(vars.contains(" RTP/SAVP 111"), "{vars}");
-    assert!(vars.contains("a=setup:active"), "{vars}");
-    assert!(vars.contains("a=ice-ufrag:"), "{vars}");
+    // The PBX's offer: SDES toward the relay's PBX-side port, with the relay's key.
+    assert!(vars.contains(" RTP/SAVP 111 126"), "{vars}");
+    assert!(
+        vars.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{vars}"
+    );
     assert!(
         reply(&out, "wacall_stats", 0).contains(" relay_calls=1 "),
         "{out}"
     );
+    let answered = reply(&out, "wacall_relay_answered", 0);
     assert!(
-        reply(&out, "wacall_relay_answered", 0)
-            .starts_with("+OK relay call 00000000-fake-uuid: PBX answered"),
-        "{out}"
+        answered.starts_with("+OK relay call 00000000-fake-uuid: PBX answered"),
+        "{answered}"
     );
     assert!(
         reply(&out, "wacall_relay_answered", 1).starts_with("-ERR no peer leg for nobody"),
         "{out}"
     );
+    // Meta's answer, written for sofia to send: DTLS client, our ICE credentials and fingerprint, rtcp-mux.
+    let dumped = section("DUMPVARS");
+    let m_sdp = dumped
+        .split("switch_m_sdp=")
+        .nth(1)
+        .expect("switch_m_sdp set");
+    for want in [
+        "UDP/TLS/RTP/SAVPF 111 126",
+        "a=setup:active",
+        "a=ice-ufrag:",
+        "a=fingerprint:sha-256 ",
+        "a=rtcp-mux",
+    ] {
+        assert!(m_sdp.contains(want), "{want} missing:\n{m_sdp}");
+    }
     assert!(
         reply(&out, "wacall_relay_end", 0).starts_with("+OK relay call 00000000-fake-uuid ended"),
         "{out}"

@@ -7,6 +7,8 @@
  *               nostream <name>       -> calls with stream=NULL, prints the status
  *               app <name> [args]     -> runs the app on the fake session, then prints its variables
  *               var <name> <value>    -> sets a variable on the fake session
+ *               unescape <name>       -> turns literal \r \n in a variable into CR LF
+ *               dumpvars              -> prints the fake session's variables
  *               clearvars             -> empties the fake session's variables
  *               reload                -> shutdown, dlclose, dlopen, load again
  */
@@ -330,6 +332,11 @@ int main(int argc, char **argv)
 				}
 				*w = 0;
 			}
+		} else if (!strcmp(verb, "dumpvars")) {
+			printf("DUMPVARS\n");
+			for (int i = 0; i < the_session.channel.n; i++)
+				if (the_session.channel.vars[i].name) printf("%s=%s\n", the_session.channel.vars[i].name, the_session.channel.vars[i].value);
+			printf("END\n");
 		} else if (!strcmp(verb, "clearvars")) {
 			clear_vars();
 		} else if (!strcmp(verb, "reload")) {
