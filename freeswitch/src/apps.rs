@@ -38,9 +38,9 @@ pub const TO_META: App = App {
 
 pub const RELAY: App = App {
     name: "wacall_relay",
-    short_desc: "Bridge a call from Meta through wacall's media relay",
+    short_desc: "Bridge a WhatsApp call through wacall's media relay",
     long_desc: "",
-    syntax: "",
+    syntax: "[from-meta|to-meta]",
 };
 
 /// Meta's headers: (header name, variable set by wacall_from_meta).

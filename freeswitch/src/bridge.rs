@@ -17,17 +17,29 @@ use wacall::relay::{
 use wacall::sdp::{self, LegPlan, LegSecurity, MapConfig, MediaAllocation, MetaMedia, PbxMedia};
 
 use crate::apps::Vars;
-use crate::config::{Config, PbxMediaMode};
+use crate::config::{Config, PbxMediaMode, SrtpMode};
 use crate::state;
+
+/// Which way a relayed call goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Meta calls the business (the A-leg is Meta's).
+    FromMeta,
+    /// The business calls a WhatsApp user (the A-leg is the PBX's).
+    ToMeta,
+}
 
 /// What the answer hook needs to finish a call's mapping.
 struct Pending {
-    meta_offer: String,
-    pbx_offer: String,
+    direction: Direction,
+    /// The offer the A-leg received (Meta's or the PBX's).
+    a_offer: String,
+    /// The offer wacall wrote for the B-leg.
+    b_offer: String,
     alloc: MediaAllocation,
     map_cfg: MapConfig,
-    /// The relay's SDES key toward Meta (SDES numbers), to go into the answer for Meta.
-    meta_sdes: Option<SdesKey>,
+    /// The relay's SDES key toward the A-leg's peer, to go into the answer that leg sends.
+    a_sdes: Option<SdesKey>,
 }
 
 static PENDING: Mutex<Option<HashMap<String, Pending>>> = Mutex::new(None);
@@ -165,15 +177,46 @@ fn map_config(cfg: &Config, meta: Transport) -> MapConfig {
     MapConfig::new(pbx, meta)
 }
 
-/// `wacall_relay` on a call from Meta, before `bridge`: returns a line for the log.
-pub fn relay_from_meta(vars: &dyn Vars, cfg: &Config, uuid: &str) -> Result<String, String> {
-    let meta_offer = vars
+fn transport_of(mode: SrtpMode) -> Transport {
+    match mode {
+        SrtpMode::Dtls => Transport::Dtls,
+        SrtpMode::Sdes => Transport::Sdes,
+    }
+}
+
+/// `wacall_relay [from-meta|to-meta]`, before `bridge`: allocate the relay call, write the B-leg's offer into the
+/// A-leg's `switch_r_sdp`, and set the hooks. Returns a line for the log.
+pub fn relay(
+    vars: &dyn Vars,
+    cfg: &Config,
+    uuid: &str,
+    direction: Direction,
+) -> Result<String, String> {
+    let a_offer = vars
         .get("switch_r_sdp")
-        .ok_or("no SDP offer from Meta on this channel (switch_r_sdp)")?;
-    let meta_t = offered_transport(&meta_offer);
-    let pbx_t = match cfg.pbx_media {
-        PbxMediaMode::Sdes => Transport::Sdes,
-        PbxMediaMode::Rtp => Transport::Rtp,
+        .ok_or("no SDP offer on this channel (switch_r_sdp): relaying needs the caller's offer")?;
+    let (meta_t, pbx_t) = match direction {
+        Direction::FromMeta => {
+            let pbx_t = match cfg.pbx_media {
+                PbxMediaMode::Sdes => Transport::Sdes,
+                PbxMediaMode::Rtp => Transport::Rtp,
+            };
+            (offered_transport(&a_offer), pbx_t)
+        }
+        Direction::ToMeta => {
+            let pbx_t = offered_transport(&a_offer);
+            if pbx_t == Transport::Dtls {
+                return Err(
+                    "the PBX offered DTLS-SRTP; offer SDES or plain RTP toward wacall".into(),
+                );
+            }
+            // Meta's key exchange is a setting of the business number placing the call.
+            let mode = vars
+                .get("wacall_business_number")
+                .and_then(|n| cfg.number(&n).map(|n| n.srtp))
+                .unwrap_or(cfg.default_srtp);
+            (transport_of(mode), pbx_t)
+        }
     };
     let leg = |transport| LegConfig {
         transport,
@@ -186,40 +229,61 @@ pub fn relay_from_meta(vars: &dyn Vars, cfg: &Config, uuid: &str) -> Result<Stri
     let result = (|| {
         let alloc = media_allocation(&a)?;
         let map_cfg = map_config(cfg, meta_t);
-        let to_pbx =
-            sdp::meta_offer_to_pbx(&meta_offer, &alloc, &map_cfg).map_err(|e| e.to_string())?;
-        let pbx_offer = with_relay_key(&to_pbx.sdp, a.pbx.sdes.as_ref());
-        state::with_relay(|d| {
-            d.update(uuid, Some(remote_leg(&to_pbx.plan.meta)), None)
-                .map_err(|e| e.message)
-        })?;
-        vars.set("switch_r_sdp", Some(&pbx_offer));
+        let (b_offer, a_sdes) = match direction {
+            Direction::FromMeta => {
+                let m = sdp::meta_offer_to_pbx(&a_offer, &alloc, &map_cfg)
+                    .map_err(|e| e.to_string())?;
+                state::with_relay(|d| {
+                    d.update(uuid, Some(remote_leg(&m.plan.meta)), None)
+                        .map_err(|e| e.message)
+                })?;
+                (
+                    with_relay_key(&m.sdp, a.pbx.sdes.as_ref()),
+                    a.meta.sdes.clone(),
+                )
+            }
+            Direction::ToMeta => {
+                let m = sdp::pbx_offer_to_meta(&a_offer, &alloc, &map_cfg)
+                    .map_err(|e| e.to_string())?;
+                state::with_relay(|d| {
+                    d.update(uuid, None, Some(remote_leg(&m.plan.pbx)))
+                        .map_err(|e| e.message)
+                })?;
+                (
+                    with_relay_key(&m.sdp, a.meta.sdes.as_ref()),
+                    a.pbx.sdes.clone(),
+                )
+            }
+        };
+        vars.set("switch_r_sdp", Some(&b_offer));
         vars.set("bypass_media", Some("true"));
-        // Without this, sofia-sip's offer/answer engine rewrites our answer against Meta's offer.
+        // Without this, sofia-sip's offer/answer engine rewrites our answer against the caller's offer.
         vars.set("sip_enable_soa", Some("false"));
         vars.set("wacall_relay_call", Some(uuid));
-        // The B-leg runs the answer hook: inside its 200 OK handling, after sofia copied the PBX's SDP to this
-        // leg and before this leg is told to answer, so the SDP Meta gets is the one the hook writes.
+        // The B-leg runs the answer hook: inside its 200 OK handling, after sofia copied the far end's SDP to
+        // this leg's switch_m_sdp and before this leg is told to answer, so this leg sends what the hook writes.
         vars.set(
             "nolocal:api_on_answer",
             Some(&format!("wacall_relay_answered {uuid}")),
         );
         crate::apps::export(vars, &["nolocal:api_on_answer"]);
         vars.set("api_hangup_hook", Some(&format!("wacall_relay_end {uuid}")));
+        let line = format!(
+            "relay call {uuid} ({direction:?}): Meta {meta_t:?} on {}, PBX {pbx_t:?} on {}",
+            alloc.meta_side, alloc.pbx_side
+        );
         pending().get_or_insert_with(HashMap::new).insert(
             uuid.to_string(),
             Pending {
-                meta_offer,
-                pbx_offer,
-                alloc: alloc.clone(),
+                direction,
+                a_offer,
+                b_offer,
+                alloc,
                 map_cfg,
-                meta_sdes: a.meta.sdes.clone(),
+                a_sdes,
             },
         );
-        Ok(format!(
-            "relay call {uuid}: Meta {:?} on {}, PBX {:?} on {}",
-            meta_t, alloc.meta_side, pbx_t, alloc.pbx_side
-        ))
+        Ok(line)
     })();
     if result.is_err() {
         let _ = state::with_relay(|d| d.delete(uuid).map(|_| ()).map_err(|e| e.message));
@@ -227,31 +291,41 @@ pub fn relay_from_meta(vars: &dyn Vars, cfg: &Config, uuid: &str) -> Result<Stri
     result
 }
 
-/// The PBX answered call `uuid` with `pbx_answer`: give the relay the PBX's address, key and payload types, and
-/// return the answer for Meta (to go into the A-leg's `switch_m_sdp`) with a line for the log.
-pub fn answered(uuid: &str, pbx_answer: &str) -> Result<(String, String), String> {
+/// The B-leg of call `uuid` answered with `b_answer`: give the relay the far end's address, key and payload
+/// types, and return the answer the A-leg sends (for its `switch_m_sdp`) with a line for the log.
+pub fn answered(uuid: &str, b_answer: &str) -> Result<(String, String), String> {
     let p = pending()
         .as_mut()
         .and_then(|m| m.remove(uuid))
         .ok_or_else(|| format!("no relay call {uuid}"))?;
-    let mapped = sdp::pbx_answer_to_meta(
-        &p.meta_offer,
-        &p.pbx_offer,
-        pbx_answer,
-        &p.alloc,
-        &p.map_cfg,
-    )
-    .map_err(|e| e.to_string())?;
-    state::with_relay(|d| {
-        d.update(uuid, None, Some(remote_leg(&mapped.plan.pbx)))
-            .map_err(|e| e.message)
-    })?;
-    let meta_answer = with_relay_key(&mapped.sdp, p.meta_sdes.as_ref());
+    let (mapped, remote) = match p.direction {
+        Direction::FromMeta => {
+            let m = sdp::pbx_answer_to_meta(&p.a_offer, &p.b_offer, b_answer, &p.alloc, &p.map_cfg)
+                .map_err(|e| e.to_string())?;
+            state::with_relay(|d| {
+                d.update(uuid, None, Some(remote_leg(&m.plan.pbx)))
+                    .map_err(|e| e.message)
+            })?;
+            let r = m.plan.pbx.remote_rtp;
+            (m, r)
+        }
+        Direction::ToMeta => {
+            let m = sdp::meta_answer_to_pbx(&p.a_offer, &p.b_offer, b_answer, &p.alloc, &p.map_cfg)
+                .map_err(|e| e.to_string())?;
+            state::with_relay(|d| {
+                d.update(uuid, Some(remote_leg(&m.plan.meta)), None)
+                    .map_err(|e| e.message)
+            })?;
+            let r = m.plan.meta.remote_rtp;
+            (m, r)
+        }
+    };
+    let a_answer = with_relay_key(&mapped.sdp, p.a_sdes.as_ref());
     let line = format!(
-        "relay call {uuid}: PBX answered from {:?}, answer for Meta written",
-        mapped.plan.pbx.remote_rtp
+        "relay call {uuid} ({:?}): far end answered from {remote:?}, answer written",
+        p.direction
     );
-    Ok((meta_answer, line))
+    Ok((a_answer, line))
 }
 
 /// End relay call `uuid`: its final statistics, for the log.

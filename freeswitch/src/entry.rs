@@ -312,10 +312,10 @@ number, exported to the B-leg.",
     (
         (
             c"wacall_relay",
-            c"Bridge a call from Meta through wacall's media relay",
-            c"Run before bridge on a call from Meta: allocates relay ports, maps Meta's offer for the PBX \
-(switch_r_sdp), sets bypass_media=true and the hooks that write Meta's answer (switch_m_sdp) and end the relay call.",
-            c"",
+            c"Bridge a WhatsApp call through wacall's media relay",
+            c"Run before bridge: allocates relay ports, maps the caller's offer for the far end (switch_r_sdp), sets \
+bypass_media=true and the hooks that write the caller's answer (switch_m_sdp) and end the relay call.",
+            c"[from-meta|to-meta]",
         ),
         app_relay,
     ),
@@ -355,7 +355,23 @@ unsafe fn app_entry(app: &App, session: *mut sys::switch_core_session_t, data: *
             "wacall_to_meta" => {
                 apps::to_meta(&channel, &cfg, &args).inspect(|_| Stats::bump(&STATS.calls_to_meta))
             }
-            "wacall_relay" => crate::bridge::relay_from_meta(&channel, &cfg, &channel.uuid()),
+            "wacall_relay" => match args.trim() {
+                "" | "from-meta" => crate::bridge::relay(
+                    &channel,
+                    &cfg,
+                    &channel.uuid(),
+                    crate::bridge::Direction::FromMeta,
+                ),
+                "to-meta" => crate::bridge::relay(
+                    &channel,
+                    &cfg,
+                    &channel.uuid(),
+                    crate::bridge::Direction::ToMeta,
+                ),
+                other => Err(format!(
+                    "wacall_relay: unknown argument {other:?} (from-meta or to-meta)"
+                )),
+            },
             other => Err(format!("unknown application {other}")),
         };
         match result {

@@ -271,7 +271,7 @@ fn relay_app_maps_both_sdps_and_runs_hooks() {
     );
     let answered = reply(&out, "wacall_relay_answered", 0);
     assert!(
-        answered.starts_with("+OK relay call 00000000-fake-uuid: PBX answered"),
+        answered.starts_with("+OK relay call 00000000-fake-uuid (FromMeta): far end answered"),
         "{answered}"
     );
     assert!(
