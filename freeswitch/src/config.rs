@@ -87,6 +87,8 @@ pub struct Config {
     pub relay_control_socket: Option<String>,
     /// Relay event loops.
     pub relay_workers: usize,
+    /// Address written into SDP instead of `relay_address` (the public address behind NAT).
+    pub relay_advertise: Option<String>,
     /// Address the relay binds on.
     pub relay_address: String,
     /// Relay port range, inclusive.
@@ -107,6 +109,7 @@ impl Default for Config {
             relay: true,
             relay_control_socket: None,
             relay_workers: 1,
+            relay_advertise: None,
             relay_address: "127.0.0.1".into(),
             relay_ports: (43000, 43999),
             numbers: Vec::new(),
@@ -219,6 +222,12 @@ impl Config {
                     .ok()
                     .filter(|n| (1..=64).contains(n))
                     .ok_or(bad("1 to 64"))?
+            }
+            "relay-advertise-address" => {
+                value
+                    .parse::<std::net::IpAddr>()
+                    .map_err(|_| bad("an IP address"))?;
+                self.relay_advertise = non_empty(value);
             }
             "relay-address" => {
                 value
