@@ -116,6 +116,34 @@ impl Channel<'_> {
     }
 }
 
+/// Run `f` on the channel of the session called `uuid`, holding the host's read lock on it meanwhile.
+pub fn with_session<T>(uuid: &str, f: impl FnOnce(&Channel<'_>) -> T) -> Option<T> {
+    struct Unlock(*mut sys::switch_core_session_t);
+    impl Drop for Unlock {
+        fn drop(&mut self) {
+            // SAFETY: the session was returned read-locked by switch_core_session_perform_locate; unlocked once.
+            unsafe { sys::switch_core_session_rwunlock(self.0) };
+        }
+    }
+    let c_uuid = c_string(uuid);
+    // SAFETY: a NUL-terminated UUID; the host returns a read-locked session or null.
+    let session = unsafe {
+        sys::switch_core_session_perform_locate(
+            c_uuid.as_ptr(),
+            c"host.rs".as_ptr(),
+            c"with_session".as_ptr(),
+            0,
+        )
+    };
+    if session.is_null() {
+        return None;
+    }
+    let _unlock = Unlock(session);
+    // SAFETY: session is live and locked until `_unlock` drops, after `f` returns.
+    let channel = unsafe { Channel::from_session(session) }?;
+    Some(f(&channel))
+}
+
 /// Log levels mod_wacall uses, mapped to FreeSWITCH's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {

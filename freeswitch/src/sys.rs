@@ -198,6 +198,13 @@ extern "C" {
         session: *mut switch_core_session_t,
     ) -> *mut switch_channel_t;
     pub fn switch_core_session_get_uuid(session: *mut switch_core_session_t) -> *mut c_char;
+    pub fn switch_core_session_perform_locate(
+        uuid: *const c_char,
+        file: *const c_char,
+        func: *const c_char,
+        line: c_int,
+    ) -> *mut switch_core_session_t;
+    pub fn switch_core_session_rwunlock(session: *mut switch_core_session_t);
     pub fn switch_channel_get_variable_dup(
         channel: *mut switch_channel_t,
         varname: *const c_char,
@@ -267,6 +274,15 @@ mod test_stubs {
     pub unsafe fn switch_core_session_get_uuid(_: *mut switch_core_session_t) -> *mut c_char {
         null_mut()
     }
+    pub unsafe fn switch_core_session_perform_locate(
+        _: *const c_char,
+        _: *const c_char,
+        _: *const c_char,
+        _: c_int,
+    ) -> *mut switch_core_session_t {
+        null_mut()
+    }
+    pub unsafe fn switch_core_session_rwunlock(_: *mut switch_core_session_t) {}
     pub unsafe fn switch_channel_get_variable_dup(
         _: *mut switch_channel_t,
         _: *const c_char,
