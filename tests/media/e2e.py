@@ -48,6 +48,8 @@ class Control:
 class Relay:
     def __init__(self, bindir, work, port_min=41000, port_max=41999, extra=None):
         self.path = os.path.join(work, "relay.sock")
+        if os.path.exists(self.path):
+            os.remove(self.path)
         cfg = {"port_min": port_min, "port_max": port_max, "workers": 2, "media_timeout_secs": 30,
                "meta": {"ipv4": "127.0.0.1", "ipv6": "::1"}, "pbx": {"ipv4": "127.0.0.1", "ipv6": "::1"}}
         cfg.update(extra or {})
@@ -131,13 +133,12 @@ def tone_ok(work, name, freq, label, want=True):
     return r
 
 
-def peer_to_peer(args, ctl, name, meta_mode, pbx_mode, duration=6, meta_extra=(), pbx_extra=(), expect_media=True,
-                 wrong_fp=False, family="ipv4"):
-    """Meta-like peer <-> relay <-> meta-peer as PBX (sdes or rtp)."""
+def start_call(args, ctl, name, meta_mode, pbx_mode, duration=6, meta_extra=(), pbx_extra=(), wrong_fp=False,
+               family="ipv4"):
+    """Meta-like peer <-> relay <-> meta-peer as PBX (sdes or rtp); returns what finish_call needs."""
     call = f"{name}-{random.randrange(1 << 30)}"
-    tr = {"dtls": "dtls", "sdes": "sdes", "rtp": "rtp"}
-    alloc = ctl.req(cmd="allocate", call_id=call, meta={"transport": tr[meta_mode], "family": family},
-                    pbx={"transport": tr[pbx_mode]})
+    alloc = ctl.req(cmd="allocate", call_id=call, meta={"transport": meta_mode, "family": family},
+                    pbx={"transport": pbx_mode})
     bind = "[::1]:0" if family == "ipv6" else "127.0.0.1:0"
     mp, minfo, mremote = meta_peer(args.bin, args.work, f"{name}-meta", meta_mode, 1000, duration, bind, meta_extra)
     pp, pinfo, premote = meta_peer(args.bin, args.work, f"{name}-pbx", pbx_mode, 440, duration, "127.0.0.1:0",
@@ -152,24 +153,86 @@ def peer_to_peer(args, ctl, name, meta_mode, pbx_mode, duration=6, meta_extra=()
         h[0] = "00" if h[0] != "00" else "11"
         mleg["fingerprint"] = fp[0] + " " + ":".join(h)
     ctl.req(cmd="update", call_id=call, meta=mleg, pbx=remote_leg_from_peer(pinfo, pbx_mode))
-    mp.wait(duration + 10)
-    pp.wait(duration + 10)
-    st = ctl.req(cmd="stats", call_id=call)
-    ctl.req(cmd="delete", call_id=call)
+    return {"name": name, "call": call, "procs": (mp, pp), "duration": duration, "alloc": alloc}
+
+
+def finish_call(args, ctl, c, expect_media=True):
+    name = c["name"]
+    for p in c["procs"]:
+        p.wait(c["duration"] + 10)
+    st = ctl.req(cmd="stats", call_id=c["call"])
+    ctl.req(cmd="delete", call_id=c["call"])
     ms, ps = summary(args.work, f"{name}-meta"), summary(args.work, f"{name}-pbx")
     m, p = st["meta"], st["pbx"]
     figs = (f"meta-peer rx={ms.get('rtp_in', 0)} tx={ms.get('rtp_out', 0)} dtls={ms.get('dtls')} | pbx rx="
             f"{ps.get('rtp_in', 0)} tx={ps.get('rtp_out', 0)} | relay meta in/out={m['packets_in']}/{m['packets_out']} "
             f"drops={m['drops']} auth={m['auth_failures']} replays={m['replays']} state={m['state']} | pbx in/out="
-            f"{p['packets_in']}/{p['packets_out']} drops={p['drops']}")
+            f"{p['packets_in']}/{p['packets_out']} drops={p['drops']} auth={p['auth_failures']}")
     if expect_media:
-        check(f"{name}: Meta side got media, maiden rule kept", ms.get("rtp_in", 0) > 0 and not ms.get("sent_before_maiden"),
-              figs)
+        check(f"{name}: Meta side got media, maiden rule kept",
+              ms.get("rtp_in", 0) > 0 and not ms.get("sent_before_maiden"), figs)
         tone_ok(args.work, f"{name}-meta", 440, f"{name}: PBX tone (440 Hz) heard on Meta side")
         tone_ok(args.work, f"{name}-pbx", 1000, f"{name}: Meta tone (1000 Hz) heard on PBX side")
     else:
         check(f"{name}: no media reaches either side", ms.get("rtp_in", 0) == 0 and ps.get("rtp_in", 0) == 0, figs)
     return st, ms, ps
+
+
+def peer_to_peer(args, ctl, name, meta_mode, pbx_mode, expect_media=True, **kw):
+    return finish_call(args, ctl, start_call(args, ctl, name, meta_mode, pbx_mode, **kw), expect_media)
+
+
+def attacker(targets, seconds, counts):
+    """Sends garbage, truncated, STUN/DTLS-shaped junk and forged SRTP to every port from a foreign source."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    # Start once media flows: a plain-RTP leg can only be protected by its latch, and a spoofer that sends before
+    # the PBX's first packet can take the latch (see the report: exact-SDP-address re-latching would fix it).
+    time.sleep(1.0)
+    end = time.time() + seconds
+    junk = [b"\xff" * 50, b"\x80", b"\x80\x6f\x00", bytes([0x80, 111]) + bytes(10),
+            b"\x00\x01\x00\x00\x21\x12\xa4\x42" + os.urandom(12),  # STUN request without integrity
+            bytes([22, 254, 253]) + os.urandom(40),  # DTLS-shaped
+            bytes([0x80, 111, 0, 9, 0, 0, 1, 0, 1, 2, 3, 4]) + os.urandom(170)]  # forged SRTP
+    n = 0
+    while time.time() < end:
+        for t in targets:
+            for j in junk:
+                try:
+                    s.sendto(j, t)
+                    n += 1
+                except OSError:
+                    pass
+        time.sleep(0.01)
+    counts["sent"] = n
+
+
+def attack_scenario(args, ctl):
+    """Two DTLS<->SDES calls; one's Meta peer replays and forges packets from its own (ICE-selected) address, and a
+    foreign source floods every port of both calls with junk. Both calls must keep their audio."""
+    import threading
+    a = start_call(args, ctl, "attacked", "dtls", "sdes", duration=7, meta_extra=("--replay-every", "5",
+                                                                                  "--forge-every", "7"),
+                   pbx_extra=("--replay-every", "6", "--forge-every", "9"))
+    b = start_call(args, ctl, "bystander", "dtls", "rtp", duration=7)
+    targets = []
+    for c in (a, b):
+        for leg in ("meta", "pbx"):
+            h, p = c["alloc"][leg]["addrs"][0].rsplit(":", 1)
+            targets.append((h.strip("[]"), int(p)))
+    counts = {}
+    t = threading.Thread(target=attacker, args=(targets, 4.5, counts))
+    t.start()
+    sa, _, _ = finish_call(args, ctl, a)
+    sb, _, _ = finish_call(args, ctl, b)
+    t.join()
+    m, p = sa["meta"], sa["pbx"]
+    check("attack: replays and forgeries from the selected source rejected by SRTP",
+          m["auth_failures"] > 0 and m["replays"] > 0 and p["auth_failures"] > 0 and p["replays"] > 0,
+          f"meta auth={m['auth_failures']} replays={m['replays']} pbx auth={p['auth_failures']} replays={p['replays']}")
+    junk_per_port = counts.get("sent", 0) // max(len(targets), 1)
+    dropped = [sa["meta"]["drops"], sa["pbx"]["drops"], sb["meta"]["drops"], sb["pbx"]["drops"]]
+    check("attack: junk on every port dropped and counted", all(d >= junk_per_port * 0.9 for d in dropped),
+          f"junk per port={junk_per_port} drops={dropped}")
 
 
 def main():
@@ -198,6 +261,7 @@ def main():
             "dtls-sdes-v6": lambda: peer_to_peer(args, ctl, "dtls-sdes-v6", "dtls", "sdes", family="ipv6"),
             "dtls-wrong-fp": lambda: peer_to_peer(args, ctl, "dtls-wrong-fp", "dtls", "sdes", duration=4,
                                                   expect_media=False, wrong_fp=True),
+            "attack": lambda: attack_scenario(args, ctl),
         }
         for name, t in tests.items():
             if args.only and args.only not in name:
