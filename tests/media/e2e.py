@@ -235,6 +235,55 @@ def attack_scenario(args, ctl):
           f"junk per port={junk_per_port} drops={dropped}")
 
 
+def newest_dec_wav(snd):
+    import glob
+    files = sorted(glob.glob(os.path.join(snd, "*dec*.wav")), key=os.path.getmtime)
+    return files[-1] if files else None
+
+
+def baresip_pbx(args, ctl, name, meta_mode, pbx_mode, sip_port, duration=8):
+    """meta-peer (Meta side) <-> relay <-> baresip as the PBX (srtp = SDES, or plain RTP), called over SIP."""
+    call = f"{name}-{random.randrange(1 << 30)}"
+    alloc = ctl.req(cmd="allocate", call_id=call, meta={"transport": meta_mode}, pbx={"transport": pbx_mode})
+    ma, pa = alloc["meta"], alloc["pbx"]
+    bp, snd = sipua.baresip_start(args.work, name, "127.0.0.1", sip_port, 440,
+                                  mediaenc="srtp-mand" if pbx_mode == "sdes" else None, seconds=duration + 10)
+    uac = sipua.Uac("127.0.0.1", sip_port - 10, "127.0.0.1", sip_port)
+    try:
+        offer = sipua.offer_sdp(pa["addrs"][0], "RTP/SAVP" if pbx_mode == "sdes" else "RTP/AVP", crypto=pa.get("sdes"))
+        answer = sipua.parse_sdp(uac.invite(offer))
+        pbx_leg = {"addr": answer["addr"], "audio_pt": answer.get("opus_pt", 111),
+                   "dtmf_pt": answer.get("dtmf_pt")}
+        if pbx_mode == "sdes":
+            pbx_leg["sdes"] = answer["crypto"]
+        mp, minfo, mremote = meta_peer(args.bin, args.work, f"{name}-meta", meta_mode, 1000, duration)
+        write_json(mremote, {"addr": ma["addrs"][0], "fingerprint": ma.get("fingerprint"), "sdes": ma.get("sdes")})
+        ctl.req(cmd="update", call_id=call, meta=remote_leg_from_peer(minfo, meta_mode), pbx=pbx_leg)
+        mp.wait(duration + 10)
+        st = ctl.req(cmd="stats", call_id=call)
+        uac.bye()
+    finally:
+        uac.close()
+        try:
+            bp.wait(5)
+        except subprocess.TimeoutExpired:
+            bp.terminate()
+            bp.wait(3)
+    ctl.req(cmd="delete", call_id=call)
+    ms = summary(args.work, f"{name}-meta")
+    m, p = st["meta"], st["pbx"]
+    figs = (f"meta-peer rx={ms.get('rtp_in', 0)} tx={ms.get('rtp_out', 0)} dtls={ms.get('dtls')} | relay meta "
+            f"in/out={m['packets_in']}/{m['packets_out']} drops={m['drops']} | pbx in/out={p['packets_in']}/"
+            f"{p['packets_out']} drops={p['drops']} auth={p['auth_failures']} rtcp_in={p['rtcp_in']} state={p['state']}")
+    check(f"{name}: Meta side got media, maiden rule kept",
+          ms.get("rtp_in", 0) > 0 and not ms.get("sent_before_maiden"), figs)
+    tone_ok(args.work, f"{name}-meta", 440, f"{name}: baresip tone (440 Hz) heard on Meta side")
+    wav = newest_dec_wav(snd)
+    if wav:
+        shutil.copy(wav, os.path.join(args.work, f"{name}-pbx.wav"))
+    tone_ok(args.work, f"{name}-pbx", 1000, f"{name}: Meta tone (1000 Hz) heard by baresip")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -262,6 +311,8 @@ def main():
             "dtls-wrong-fp": lambda: peer_to_peer(args, ctl, "dtls-wrong-fp", "dtls", "sdes", duration=4,
                                                   expect_media=False, wrong_fp=True),
             "attack": lambda: attack_scenario(args, ctl),
+            "baresip-sdes-pbx": lambda: baresip_pbx(args, ctl, "baresip-sdes-pbx", "dtls", "sdes", 15110),
+            "baresip-rtp-pbx": lambda: baresip_pbx(args, ctl, "baresip-rtp-pbx", "dtls", "rtp", 15120),
         }
         for name, t in tests.items():
             if args.only and args.only not in name:
