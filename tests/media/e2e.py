@@ -284,19 +284,71 @@ def baresip_pbx(args, ctl, name, meta_mode, pbx_mode, sip_port, duration=8):
     tone_ok(args.work, f"{name}-pbx", 1000, f"{name}: Meta tone (1000 Hz) heard by baresip")
 
 
+def baresip_meta(args, ctl, name, sip_port, duration=8, setup="active"):
+    """Cross-check with an independent DTLS+ICE stack: baresip (dtls_srtp + ice) on Meta's side, the relay offering
+    it full ICE (controlling) and DTLS as client; meta-peer as an SDES PBX. Runs inside a network namespace whose lo
+    carries 198.51.100.1 (relay) and 198.51.100.2 (baresip): baresip's ICE ignores 127.x."""
+    call = f"{name}-{random.randrange(1 << 30)}"
+    alloc = ctl.req(cmd="allocate", call_id=call, meta={"transport": "dtls"}, pbx={"transport": "sdes"})
+    ma, pa = alloc["meta"], alloc["pbx"]
+    bp, snd = sipua.baresip_start(args.work, name, args.peer_ip, sip_port, 1000, mediaenc="dtls_srtp",
+                                  medianat="ice", seconds=duration + 10)
+    uac = sipua.Uac(args.peer_ip, sip_port - 10, args.peer_ip, sip_port)
+    try:
+        offer = sipua.offer_sdp(ma["addrs"][0], "UDP/TLS/RTP/SAVPF", ice=(ma["ice_ufrag"], ma["ice_pwd"]),
+                                fingerprint=ma["fingerprint"], setup=setup, candidates=ma["addrs"])
+        ans = sipua.parse_sdp(uac.invite(offer))
+        meta_leg = {"addr": ans["addr"], "ice_ufrag": ans.get("ice_ufrag"), "ice_pwd": ans.get("ice_pwd"),
+                    "ice_lite": bool(ans.get("ice_lite")), "fingerprint": ans.get("fingerprint"),
+                    "candidates": [c for c in ans["candidates"] if c["component"] == 1],
+                    "audio_pt": ans.get("opus_pt", 111), "dtmf_pt": ans.get("dtmf_pt")}
+        pp, pinfo, premote = meta_peer(args.bin, args.work, f"{name}-pbx", "sdes", 440, duration, "127.0.0.1:0",
+                                       ("--no-wait-maiden",))
+        write_json(premote, {"addr": pa["addrs"][0], "sdes": pa.get("sdes")})
+        ctl.req(cmd="update", call_id=call, meta=meta_leg, pbx=remote_leg_from_peer(pinfo, "sdes"))
+        pp.wait(duration + 10)
+        st = ctl.req(cmd="stats", call_id=call)
+        uac.bye()
+    finally:
+        uac.close()
+        try:
+            bp.wait(5)
+        except subprocess.TimeoutExpired:
+            bp.terminate()
+            bp.wait(3)
+    ctl.req(cmd="delete", call_id=call)
+    m, p = st["meta"], st["pbx"]
+    ps = summary(args.work, f"{name}-pbx")
+    figs = (f"baresip setup={ans.get('setup')} cands={len(ans['candidates'])} | relay meta in/out="
+            f"{m['packets_in']}/{m['packets_out']} drops={m['drops']} auth={m['auth_failures']} state={m['state']} "
+            f"rtcp_in={m['rtcp_in']} | pbx peer rx={ps.get('rtp_in', 0)} tx={ps.get('rtp_out', 0)}")
+    check(f"{name}: ICE + DTLS with baresip reached secure", m["state"] in ("secure", "dtls"), figs)
+    wav = newest_dec_wav(snd)
+    if wav:
+        shutil.copy(wav, os.path.join(args.work, f"{name}-meta.wav"))
+    tone_ok(args.work, f"{name}-meta", 440, f"{name}: PBX tone (440 Hz) heard by baresip (Meta side)")
+    tone_ok(args.work, f"{name}-pbx", 1000, f"{name}: baresip tone (1000 Hz) heard on PBX side")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--only", default="")
     ap.add_argument("--socket", default="")
+    ap.add_argument("--netns", action="store_true", help="running inside the test's network namespace")
+    ap.add_argument("--relay-ip", default="198.51.100.1")
+    ap.add_argument("--peer-ip", default="198.51.100.2")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     relay = None
     if args.socket:
         path = args.socket
     else:
-        relay = Relay(args.bin, args.work)
+        extra = None
+        if args.netns:
+            extra = {"meta": {"ipv4": args.relay_ip}, "pbx": {"ipv4": "127.0.0.1"}}
+        relay = Relay(args.bin, args.work, extra=extra)
         path = relay.path
     try:
         ctl = Control(path)
@@ -314,6 +366,8 @@ def main():
             "baresip-sdes-pbx": lambda: baresip_pbx(args, ctl, "baresip-sdes-pbx", "dtls", "sdes", 15110),
             "baresip-rtp-pbx": lambda: baresip_pbx(args, ctl, "baresip-rtp-pbx", "dtls", "rtp", 15120),
         }
+        if args.netns:
+            tests = {"baresip-dtls-meta": lambda: baresip_meta(args, ctl, "baresip-dtls-meta", 15140)}
         for name, t in tests.items():
             if args.only and args.only not in name:
                 continue
