@@ -456,9 +456,10 @@ impl Call {
                     _ => self.drop_malformed(leg),
                 }
             }
-            PacketKind::Rtp => self.on_rtp(now, leg, local, from, buf, out),
-            PacketKind::Rtcp => self.on_rtcp(now, leg, local, from, buf),
-            PacketKind::Unknown => self.drop_malformed(leg),
+            // Media never changes ICE/DTLS state: skip `progress` on the hot path.
+            PacketKind::Rtp => return self.on_rtp(now, leg, local, from, buf, out),
+            PacketKind::Rtcp => return self.on_rtcp(now, leg, local, from, buf),
+            PacketKind::Unknown => return self.drop_malformed(leg),
         }
         self.progress(now, out);
     }
@@ -640,30 +641,21 @@ impl Call {
             }
             return;
         }
-        self.send_rtp(now, dst, pkt, h.ssrc, h.seq, h.timestamp, out);
+        self.send_rtp(now, dst, pkt, &h, out);
         if dst == LegId::Meta {
             self.last_relayed_to_meta = Some(now);
         }
     }
 
     /// Re-stamps `pkt` (plain RTP) onto `dst`'s stream, protects it into the outbox and counts it.
-    fn send_rtp(
-        &mut self,
-        now: Instant,
-        dst: LegId,
-        pkt: &[u8],
-        ssrc: u32,
-        seq: u16,
-        ts: u32,
-        out: &mut Outbox,
-    ) {
+    fn send_rtp(&mut self, now: Instant, dst: LegId, pkt: &[u8], h: &RtpHeader, out: &mut Outbox) {
         let d = &mut self.legs[dst.index()];
         let Some((local, remote)) = d.dest else {
             d.stats.dropped += 1;
             return;
         };
         let clock = d.payload().clock_rate;
-        let (s, t) = d.out.map(now, clock, ssrc, seq, ts);
+        let (s, t) = d.out.map(now, clock, h.ssrc, h.seq, h.timestamp);
         let room = out.begin(pkt.len() + SRTCP_MAX_TRAILER);
         room[..pkt.len()].copy_from_slice(pkt);
         let pt = pkt[1] & 0x7f;
@@ -722,7 +714,7 @@ impl Call {
             // NTP time from the call's own monotonic epoch (no wall clock in the sans-IO core): consistent within
             // the call, which is what LSR/DLSR round-trip estimation needs.
             let d = now.saturating_duration_since(created) + Duration::from_secs(1);
-            let ntp = (d.as_secs() << 32) | ((d.subsec_nanos() as u64) << 32) / 1_000_000_000;
+            let ntp = (d.as_secs() << 32) | (((d.subsec_nanos() as u64) << 32) / 1_000_000_000);
             SenderInfo {
                 ntp,
                 rtp_ts: l.out.last_ts,
@@ -830,7 +822,7 @@ impl Call {
         let mut q = std::mem::take(&mut self.pre_key);
         for pkt in q.drain(..) {
             if let Some(h) = RtpHeader::parse(&pkt) {
-                self.send_rtp(now, LegId::Meta, &pkt, h.ssrc, h.seq, h.timestamp, out);
+                self.send_rtp(now, LegId::Meta, &pkt, &h, out);
                 self.legs[LegId::Pbx.index()].stats.flushed += 1;
             }
         }
