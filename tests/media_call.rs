@@ -627,3 +627,56 @@ fn from_sdp_plan_to_audio() {
     assert!(w.pbx.received().len() > 80);
     assert_eq!(w.call.state(), CallState::Active);
 }
+
+/// A plain-RTP PBX whose SDP gave no usable address: the leg becomes ready when the PBX's first packet latches
+/// it, and audio flows both ways.
+#[test]
+fn plain_pbx_without_address_latches() {
+    let now = Instant::now();
+    let key_ours = SrtpKeyMaterial::random(SrtpProfile::AesCm128HmacSha1_80).unwrap();
+    let key_meta = SrtpKeyMaterial::random(SrtpProfile::AesCm128HmacSha1_80).unwrap();
+    let mut meta_local = LocalLeg::new(LegMode::Sdes, vec![a(OUR_META_V4)]);
+    meta_local.sdes_key = Some(key_ours.clone());
+    let meta_remote = RemoteLeg {
+        addr: Some(a(META_V4)),
+        sdes_key: Some(key_meta.clone()),
+        ..Default::default()
+    };
+    let mut pbx_local = LocalLeg::new(LegMode::Plain, vec![a(OUR_PBX)]);
+    pbx_local.latch = true;
+    let pbx_remote = RemoteLeg {
+        addr: None,
+        ..Default::default()
+    };
+    let call = Call::new(
+        now,
+        CallConfig {
+            meta: LegConfig {
+                local: meta_local,
+                remote: Some(meta_remote),
+            },
+            pbx: LegConfig {
+                local: pbx_local,
+                remote: Some(pbx_remote),
+            },
+            timing: CallTiming::default(),
+        },
+    )
+    .unwrap();
+    let meta = MetaLikePeer::new_sdes(vec![a(META_V4)], key_meta, key_ours).unwrap();
+    let pbx = PbxPeer::new(a("198.51.100.7:7078"), a(OUR_PBX), None, 111).unwrap();
+    let mut w = World {
+        now,
+        call,
+        meta,
+        pbx,
+        out: Outbox::new(),
+        events: Vec::new(),
+        cut_meta: false,
+    };
+    w.run(Duration::from_secs(7), true, true);
+    assert_eq!(w.call.remote_addr(LegId::Pbx), Some(a("198.51.100.7:7078")));
+    assert!(w.pbx.received().len() > 300);
+    assert!(w.pbx.stats.rtcp_in >= 1, "RTCP toward the latched PBX");
+    assert_eq!(w.call.state(), CallState::Active);
+}
