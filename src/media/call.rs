@@ -544,6 +544,8 @@ impl Call {
                     l.dest = Some((local, from));
                     l.last_latch_in = Some(now);
                     out.event(CallEvent::RemoteSelected { leg, remote: from });
+                    // A first destination can make the leg ready (RTCP, timers): let handle_timeout see it now.
+                    self.progress_due = Some(now);
                     true
                 } else {
                     false
