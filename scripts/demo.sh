@@ -50,13 +50,14 @@ for _ in $(seq 100); do kamcmd -s "unix:$TMP/kamailio_ctl" core.version >/dev/nu
 kamcmd -s "unix:$TMP/kamailio_ctl" wacall.numbers
 
 T=kamailio/tests
+wait_port() { for _ in $(seq 100); do ss -H "$1" "sport = :$2" 2>/dev/null | grep -q . && return 0; sleep 0.1; done; }
 PY=(python3 $T/fake_meta.py --port 15061 --ca "$TMP/cert.pem" --server-hostname sip.example.test)
 
 say "Call 1: WhatsApp user -> Meta (TLS) -> Kamailio+wacall -> PBX (sipp, UDP)"
 timeout 40 sipp -sf $T/pbx_uas.xml -i 127.0.0.1 -p 15070 -m 1 -timeout 25s -timeout_error -nostdin \
     -trace_msg -message_file "$TMP/pbx1.msg" >/dev/null 2>&1 &
 SP=$!
-sleep 0.5
+wait_port -lun 15070
 timeout 40 "${PY[@]}" call
 wait $SP && echo "PBX (sipp): call received, checked and answered"
 echo "-- the INVITE as the PBX received it (SDP keys shortened):"
@@ -65,7 +66,7 @@ awk '/INVITE sip:/{p=1} p&&/^-----/{exit} p' "$TMP/pbx1.msg" | sed -E 's/(inline
 say "Call 2: PBX (sipp) -> Kamailio+wacall -> Meta (TLS, 407 SHA-256 + MD5) -> WhatsApp user"
 timeout 40 "${PY[@]}" server --listen 15062 --cert "$TMP/cert.pem" --key "$TMP/key.pem" --timeout 25 &
 MP=$!
-sleep 0.5
+wait_port -ltn 15062
 timeout 40 sipp -sf $T/pbx_uac.xml -i 127.0.0.1 -p 15071 -s +14155550100 -m 1 -timeout 25s -timeout_error -nostdin \
     127.0.0.1:15060 >/dev/null 2>&1 && echo "PBX (sipp): call placed, answered with a mapped SDES answer, ended"
 wait $MP
