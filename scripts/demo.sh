@@ -14,17 +14,26 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+# Under sudo, root may have no Rust toolchain of its own: borrow the invoking user's.
+if ! command -v cargo >/dev/null 2>&1 && [ -n "${SUDO_USER:-}" ]; then
+    uhome=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+    if [ -x "$uhome/.cargo/bin/cargo" ]; then
+        export PATH="$uhome/.cargo/bin:$PATH" CARGO_HOME="$uhome/.cargo" RUSTUP_HOME="$uhome/.rustup"
+    fi
+fi
+command -v cargo >/dev/null || { echo "install Rust first (https://rustup.rs)" >&2; exit 1; }
+
 if [ "${WACALL_DEMO_NO_INSTALL:-0}" != 1 ]; then
     [ "$(id -u)" = 0 ] || { echo "run as root (apt-get, module install), or WACALL_DEMO_NO_INSTALL=1" >&2; exit 1; }
-    say "Installing Debian packages (kamailio, TLS, sipp, build tools)"
-    if [ -x scripts/setup-debian.sh ]; then
-        scripts/setup-debian.sh
-    else
-        apt-get update -q
-        apt-get install -y -q -o DPkg::Lock::Timeout=900 kamailio kamailio-tls-modules kamailio-lua-modules \
-            sip-tester openssl python3 clang libclang-dev dpkg-dev pkg-config make
-    fi
-    command -v cargo >/dev/null || { echo "install Rust first (https://rustup.rs)" >&2; exit 1; }
+    say "Installing Debian packages (kamailio, TLS, sipp, build tools; deb-src for the kamailio headers)"
+    # The module is built against the installed Kamailio's own source package: deb-src must be on.
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] && sed -i -E 's/^Types:\s*deb\s*$/Types: deb deb-src/' "$f"
+    done
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q -o DPkg::Lock::Timeout=900
+    apt-get install -y -q -o DPkg::Lock::Timeout=900 kamailio kamailio-tls-modules sip-tester openssl python3 \
+        clang libclang-dev dpkg-dev pkg-config make iproute2
     say "Building and installing wacall.so"
     kamailio/install.sh
     SO=/usr/lib/x86_64-linux-gnu/kamailio/modules/wacall.so
