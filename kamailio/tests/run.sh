@@ -56,6 +56,17 @@ for _ in $(seq 100); do
 done
 if [ $up = 1 ]; then ok "kamailio started with wacall"; else notok "kamailio started with wacall"; tail -30 "$TMP/kamailio.log" | sed 's/^/#   /'; echo "$PASS passed, $FAIL failed"; exit 1; fi
 
+# wait_port tcp|udp PORT: until something listens on 127.0.0.1:PORT (at most 10 s).
+wait_port() {
+    local flag=-ltn
+    [ "$1" = udp ] && flag=-lun
+    for _ in $(seq 100); do
+        ss -H "$flag" "sport = :$2" 2>/dev/null | grep -q . && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 alive() { kill -0 "$KPID" 2>/dev/null && kamcmd -s "$CTL" core.version >/dev/null 2>&1; }
 
 # --- RPC ---
@@ -76,7 +87,7 @@ user_call() {
         -trace_err -error_file "$TMP/uas_$tag.err" >"$TMP/uas_$tag.log" 2>&1 &
     local sp=$!
     PIDS+=("$sp")
-    sleep 0.5
+    wait_port udp 15070
     "${PY[@]}" call >"$TMP/meta_call_$tag.log" 2>&1
     local prc=$?
     sed 's/^/#   /' "$TMP/meta_call_$tag.log"
@@ -92,7 +103,7 @@ biz_call() {
     "${PY[@]}" server --listen 15062 --cert "$TMP/cert.pem" --key "$TMP/key.pem" --timeout 25 >"$TMP/meta_srv.log" 2>&1 &
     local mp=$!
     PIDS+=("$mp")
-    sleep 0.5
+    wait_port tcp 15062
     sipp -sf "$HERE/pbx_uac.xml" -i 127.0.0.1 -p 15071 -s +14155550100 -m 1 -timeout 25s -timeout_error -nostdin \
         -trace_err -error_file "$TMP/uac.err" 127.0.0.1:15060 >"$TMP/uac.log" 2>&1
     local src=$?
@@ -109,7 +120,7 @@ biz_refused() {
     "${PY[@]}" server --listen 15062 --cert "$TMP/cert.pem" --key "$TMP/key.pem" --timeout 8 --always-407 >"$TMP/meta_refuse.log" 2>&1 &
     local mp=$!
     PIDS+=("$mp")
-    sleep 0.5
+    wait_port tcp 15062
     sipp -sf "$HERE/pbx_uac_407.xml" -i 127.0.0.1 -p 15072 -s +14155550100 -m 1 -timeout 15s -timeout_error -nostdin \
         127.0.0.1:15060 >"$TMP/uac407.log" 2>&1
     local src=$?
