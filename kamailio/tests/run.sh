@@ -1,0 +1,144 @@
+#!/bin/bash
+# Real-server tests of wacall.so: builds the module, starts Kamailio 5.6 with a copy of etc/kamailio-wacall.cfg
+# (TLS on 127.0.0.1:15061 with a certificate made here, UDP 15060), drives both call directions with a Python TLS
+# peer acting as Meta and sipp as the PBX, then hostile input; prints `N passed, N failed`, exits non-zero on failure.
+# Ports: SIP 15060-15099 on 127.0.0.1 (15061 TLS, 15062 fake Meta, 15070/15071 sipp), no media.
+set -u
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+PASS=0
+FAIL=0
+PIDS=()
+ok() { echo "ok - $*"; PASS=$((PASS + 1)); }
+notok() { echo "not ok - $*"; FAIL=$((FAIL + 1)); }
+t() { local name="$1"; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
+
+TMP="$(mktemp -d /tmp/wacall-kamailio-test.XXXXXX)"
+KPID=""
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    if [ -n "$KPID" ]; then
+        kill "$KPID" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$KPID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$KPID" 2>/dev/null
+    fi
+    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "# kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for tool in kamailio kamcmd sipp openssl python3 cargo; do
+    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install kamailio kamailio-tls-modules sip-tester openssl python3)"; echo "0 passed, 1 failed"; exit 1; }
+done
+
+echo "# building wacall.so"
+if ! (cd "$ROOT" && cargo build -q -p wacall-kamailio); then
+    notok "cargo build -p wacall-kamailio"
+    echo "$PASS passed, $FAIL failed"; exit 1
+fi
+SO="${WACALL_SO:-$ROOT/target/debug/libwacall_kamailio.so}"
+ok "module built ($SO)"
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj "/CN=sip.example.test" \
+    -addext "subjectAltName=DNS:sip.example.test" -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>/dev/null
+printf '# test numbers file\n+12195550714;password=s3cret-pass;srtp=DTLS;params=tgrp=wacall&trunk-context=byoc.example.com\n' > "$TMP/numbers.txt"
+
+CFG="$TMP/kamailio.cfg"
+sed -e "s|!WACALL_PBX_HOSTPORT!10.0.0.5:5060!g|!WACALL_PBX_HOSTPORT!127.0.0.1:15070!g|" \
+    -e "s|!WACALL_META_DST_URI!!g|!WACALL_META_DST_URI!sip:127.0.0.1:15062;transport=tls!g|" \
+    -e "s|!WACALL_RUN_DIR!/run/kamailio!g|!WACALL_RUN_DIR!$TMP!g|" \
+    -e "s|^listen=tls:0.0.0.0:5061|listen=tls:127.0.0.1:15061|" \
+    -e "s|^listen=udp:0.0.0.0:5060|listen=udp:127.0.0.1:15060|" \
+    -e "s|^children=4|children=2|" -e "s|^tcp_children=4|tcp_children=2|" \
+    -e "s|^log_stderror=no|log_stderror=yes|" \
+    -e "s|^loadmodule \"wacall.so\"|loadmodule \"$SO\"|" \
+    -e "s|/etc/kamailio/wacall-cert.pem|$TMP/cert.pem|" -e "s|/etc/kamailio/wacall-key.pem|$TMP/key.pem|" \
+    -e "s|\"server_hostname\", \"sip.example.com\"|\"server_hostname\", \"sip.example.test\"|" \
+    -e "s|^modparam(\"wacall\", \"number\".*|modparam(\"wacall\", \"numbers_file\", \"$TMP/numbers.txt\")|" \
+    -e "s|^modparam(\"wacall\", \"meta_acl\".*|modparam(\"wacall\", \"meta_acl\", \"127.0.0.1/32, ::1\")|" \
+    -e "s|^modparam(\"wacall\", \"relay_address\".*|modparam(\"wacall\", \"relay_address\", \"127.0.0.1\")|" \
+    "$HERE/../etc/kamailio-wacall.cfg" > "$CFG"
+
+t "kamailio -c accepts the config loading wacall.so" kamailio -c -f "$CFG" -Y "$TMP" >"$TMP/check.log" 2>&1 || sed 's/^/#   /' "$TMP/check.log" | tail -20
+
+kamailio -f "$CFG" -P "$TMP/kamailio.pid" -Y "$TMP" -DD -E >"$TMP/kamailio.log" 2>&1 &
+KPID=$!
+CTL="unix:$TMP/kamailio_ctl"
+up=0
+for _ in $(seq 100); do
+    if kamcmd -s "$CTL" core.version >/dev/null 2>&1; then up=1; break; fi
+    kill -0 "$KPID" 2>/dev/null || break
+    sleep 0.1
+done
+if [ $up = 1 ]; then ok "kamailio started with wacall"; else notok "kamailio started with wacall"; tail -30 "$TMP/kamailio.log" | sed 's/^/#   /'; echo "$PASS passed, $FAIL failed"; exit 1; fi
+
+alive() { kill -0 "$KPID" 2>/dev/null && kamcmd -s "$CTL" core.version >/dev/null 2>&1; }
+
+# --- RPC ---
+kamcmd -s "$CTL" wacall.numbers >"$TMP/numbers.out" 2>&1
+t "kamcmd wacall.numbers lists the number (no password)" bash -c "grep -q '+12195550714' '$TMP/numbers.out' && ! grep -q s3cret '$TMP/numbers.out'"
+printf '+12195550714;password=s3cret-pass;srtp=DTLS;params=tgrp=wacall&trunk-context=byoc.example.com\n+442071234567;password=x;srtp=SDES\n' > "$TMP/numbers.txt"
+t "kamcmd wacall.reload re-reads numbers_file" bash -c "kamcmd -s '$CTL' wacall.reload | grep -q 'reloaded 2 numbers'"
+t "kamcmd wacall.numbers sees the reload" bash -c "kamcmd -s '$CTL' wacall.numbers | grep -q '+442071234567'"
+echo 'garbage line' > "$TMP/numbers.bad"; cp "$TMP/numbers.txt" "$TMP/numbers.good"; cp "$TMP/numbers.bad" "$TMP/numbers.txt"
+t "kamcmd wacall.reload refuses a bad file" bash -c "! kamcmd -s '$CTL' wacall.reload 2>&1 | grep -q reloaded"
+cp "$TMP/numbers.good" "$TMP/numbers.txt"
+
+PY=(python3 "$HERE/fake_meta.py" --port 15061 --ca "$TMP/cert.pem" --server-hostname sip.example.test)
+
+user_call() {
+    local tag="$1"
+    sipp -sf "$HERE/pbx_uas.xml" -i 127.0.0.1 -p 15070 -m 1 -timeout 25s -timeout_error -nostdin \
+        -trace_err -error_file "$TMP/uas_$tag.err" >"$TMP/uas_$tag.log" 2>&1 &
+    local sp=$!
+    PIDS+=("$sp")
+    sleep 0.5
+    "${PY[@]}" call >"$TMP/meta_call_$tag.log" 2>&1
+    local prc=$?
+    sed 's/^/#   /' "$TMP/meta_call_$tag.log"
+    wait "$sp"
+    local src=$?
+    [ $src = 0 ] || { echo "#   sipp uas exit $src"; tail -5 "$TMP/uas_$tag.err" 2>/dev/null | sed 's/^/#   /'; }
+    [ $prc = 0 ] && [ $src = 0 ]
+}
+
+t "user-initiated call: Meta (TLS) -> wacall -> PBX (sipp UDP), user params + SDES, 200 DTLS, ACK, BYE" user_call first
+
+biz_call() {
+    "${PY[@]}" server --listen 15062 --cert "$TMP/cert.pem" --key "$TMP/key.pem" --timeout 25 >"$TMP/meta_srv.log" 2>&1 &
+    local mp=$!
+    PIDS+=("$mp")
+    sleep 0.5
+    sipp -sf "$HERE/pbx_uac.xml" -i 127.0.0.1 -p 15071 -s +14155550100 -m 1 -timeout 25s -timeout_error -nostdin \
+        -trace_err -error_file "$TMP/uac.err" 127.0.0.1:15060 >"$TMP/uac.log" 2>&1
+    local src=$?
+    wait "$mp"
+    local prc=$?
+    sed 's/^/#   /' "$TMP/meta_srv.log"
+    [ $src = 0 ] || { echo "#   sipp uac exit $src"; tail -5 "$TMP/uac.err" 2>/dev/null | sed 's/^/#   /'; }
+    [ $prc = 0 ] && [ $src = 0 ]
+}
+
+t "business-initiated call: PBX (sipp) -> wacall -> Meta: R-URI, 407 SHA-256+MD5 answered with SHA-256, 200, ACK, BYE" biz_call
+
+hostile() {
+    "${PY[@]}" hostile >"$TMP/hostile.log" 2>&1
+    local rc=$?
+    sed 's/^/#   /' "$TMP/hostile.log"
+    return $rc
+}
+t "hostile and malformed input gets clean SIP errors" hostile
+t "kamailio still up after hostile input" alive
+t "user-initiated call still works after hostile input" user_call second
+
+kamcmd -s "$CTL" wacall.stats >"$TMP/stats.out" 2>&1
+sed 's/^/#   /' "$TMP/stats.out"
+t "wacall.stats counts calls and auth" bash -c "grep -Eq 'from_meta: [1-9]' '$TMP/stats.out' && grep -Eq 'auth_sent: [1-9]' '$TMP/stats.out' && grep -Eq 'panics: 0' '$TMP/stats.out'"
+t "no crash or panic in the kamailio log" bash -c "! grep -Eiq 'panicked|segmentation|core dump|signal 11' '$TMP/kamailio.log'"
+
+if [ $FAIL -gt 0 ]; then
+    echo "# kamailio log (last 40 lines):"
+    tail -40 "$TMP/kamailio.log" | sed 's/^/#   /'
+fi
+echo "$PASS passed, $FAIL failed"
+[ $FAIL = 0 ]
