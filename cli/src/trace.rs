@@ -430,20 +430,28 @@ pub fn parse_text(text: &str) -> Trace {
         }
         if time.is_none() {
             let floor = if k == 0 { 0 } else { starts[k - 1].0 + 1 };
+            // Up to three log lines above the message (e.g. "recv 812 bytes from ... at 10:15:00.123:" then a
+            // row of dashes); stop at anything belonging to the previous message.
+            let mut looked = 0;
             for j in (floor..*at).rev() {
                 let t = lines[j].trim();
                 if t.is_empty() {
                     continue;
                 }
-                if header_line(t).is_some() && !t.contains(" ") {
+                if looked == 3 {
                     break;
                 }
+                looked += 1;
                 let sdp_like = t.len() >= 2 && t.as_bytes()[1] == b'=';
-                if sdp_like {
+                let header_like = header_line(t)
+                    .is_some_and(|(n, _)| n.starts_with(|c: char| c.is_ascii_alphabetic()));
+                if sdp_like || header_like {
                     break;
                 }
-                time = find_timestamp(t);
-                break;
+                if let Some(ts) = find_timestamp(t) {
+                    time = Some(ts);
+                    break;
+                }
             }
         }
         trace.messages.push(Message {
@@ -822,6 +830,22 @@ mod tests {
         assert_eq!(t.messages[0].call_id(), "1");
         assert_eq!(t.messages[1].body.lines().count(), 2);
         assert_eq!(t.messages[1].time, Some(5.0));
+    }
+
+    #[test]
+    fn freeswitch_siptrace_layout() {
+        let log = "recv 400 bytes from tls/[2803:6080::1]:57363 at 10:15:00.250:\n\
+            ------------------------------------------------------------------------\n\
+            BYE sip:+1555@sip.example.com SIP/2.0\nCall-ID: a\nCSeq: 2 BYE\nContent-Length: 0\n\n\
+            ------------------------------------------------------------------------\n\
+            send 300 bytes to tls/[2803:6080::1]:57363 at 10:15:00.251:\n\
+            ------------------------------------------------------------------------\n\
+            SIP/2.0 200 OK\nCall-ID: a\nCSeq: 2 BYE\nContent-Length: 0\n";
+        let t = parse_text(log);
+        assert_eq!(t.messages.len(), 2);
+        assert_eq!(t.messages[0].time, Some(36900.25));
+        assert_eq!(t.messages[1].time, Some(36900.251));
+        assert!(t.messages[0].body.is_empty());
     }
 
     use proptest::prelude::*;
