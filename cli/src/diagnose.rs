@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::trace::{header_uri, uri_parts, user_number, Message, Trace};
+use crate::trace::{header_uri, uri_parts, user_number, MediaKind, MediaPacket, Message, Trace};
 
 /// Meta's SIP domain (R-URI host for calls to Meta, digest realm).
 pub const META_DOMAIN: &str = "wa.meta.vc";
@@ -244,6 +244,8 @@ fn sdp_facts(body: &str) -> SdpFacts {
 }
 
 struct Ctx<'a> {
+    /// Media packets of a capture (empty for text logs).
+    media: &'a [MediaPacket],
     hostname: Option<String>,
     /// sip_user_password, to verify digest responses; never printed.
     password: Option<String>,
@@ -284,6 +286,7 @@ pub fn diagnose(trace: &Trace, hostname: Option<&str>, password: Option<&str>) -
         by_call.entry(id).or_default().push(m);
     }
     let mut ctx = Ctx {
+        media: &trace.media,
         hostname: hostname.map(|h| h.trim_end_matches('.').to_ascii_lowercase()),
         password: password.map(str::to_string),
         findings: Vec::new(),
@@ -426,6 +429,182 @@ fn check_call(call: &Call<'_>, ctx: &mut Ctx<'_>) {
     }
     check_dialog_routes(call, ctx);
     check_timing(call, ctx);
+    check_media(call, ctx);
+}
+
+/// With media in the capture: did we send ICE checks, DTLS and the first ("maiden") SRTP packet to Meta's address?
+fn check_media(call: &Call<'_>, ctx: &mut Ctx<'_>) {
+    if ctx.media.is_empty() {
+        return;
+    }
+    let Some(invite) = call
+        .msgs
+        .iter()
+        .find(|m| m.method() == Some("INVITE") && m.to_tag().is_none())
+    else {
+        return;
+    };
+    let Some(ok) = call.msgs.iter().find(|m| {
+        m.cseq_method() == "INVITE"
+            && m.code().is_some_and(|c| (200..300).contains(&c))
+            && m.index > invite.index
+    }) else {
+        return;
+    };
+    let meta_sdp = match call.caller_is_business {
+        Some(false) => *invite,
+        Some(true) => *ok,
+        None => return,
+    };
+    let Ok(sdp) = wacall::sdp::Sdp::parse(&meta_sdp.body) else {
+        return;
+    };
+    let Some(audio) = sdp.audio() else { return };
+    let mut eps: Vec<String> = Vec::new();
+    if let (Ok(Some(c)), Ok(ml)) = (audio.connection(), audio.media.media_line()) {
+        if let Some(ip) = c.ip().filter(|ip| !ip.is_unspecified()) {
+            eps.push(std::net::SocketAddr::new(ip, ml.port).to_string());
+        }
+    }
+    eps.extend(
+        audio
+            .candidates()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.socket_addr())
+            .map(|a| a.to_string()),
+    );
+    if eps.is_empty() {
+        return;
+    }
+    let dtls = audio
+        .media
+        .media_line()
+        .is_ok_and(|ml| ml.proto.contains("TLS"));
+    let start = invite.time.unwrap_or(f64::MIN);
+    let end = call
+        .msgs
+        .iter()
+        .filter(|m| m.method() == Some("BYE"))
+        .filter_map(|m| m.time)
+        .next()
+        .unwrap_or(f64::MAX);
+    let window: Vec<&MediaPacket> = ctx
+        .media
+        .iter()
+        .filter(|p| p.time >= start && p.time <= end + 1.0)
+        .collect();
+    if window.is_empty() {
+        return; // a SIP-only capture: nothing to say about media
+    }
+    let to = |k: MediaKind| {
+        window
+            .iter()
+            .filter(|p| p.kind == k && eps.contains(&p.dst))
+            .count()
+    };
+    let from = |k: MediaKind| {
+        window
+            .iter()
+            .filter(|p| p.kind == k && eps.contains(&p.src))
+            .count()
+    };
+    let (stun_to, dtls_to, rtp_to) = (
+        to(MediaKind::Stun),
+        to(MediaKind::Dtls),
+        to(MediaKind::Rtp) + to(MediaKind::Rtcp),
+    );
+    let eps_s = eps.join(", ");
+    let fix_maiden = "send audio (or comfort noise) and RTCP to Meta as soon as the keys exist; with DTLS run full ICE \
+                      as controlling agent toward Meta's candidates, then the DTLS handshake as client";
+    if stun_to + dtls_to + rtp_to == 0 {
+        ctx.add(
+            Severity::Error,
+            ok,
+            "maiden-packet",
+            format!("no media packet from us to Meta's media address ({eps_s}) in the capture"),
+            format!(
+                "Meta waits for the business to send the first packet and ends the call after about 20 s without it; \
+                 the capture has media ({} packet(s)) but none toward Meta{}",
+                window.len(),
+                if from(MediaKind::Rtp) + from(MediaKind::Stun) + from(MediaKind::Dtls) > 0 { ", although Meta's address sent to us" } else { "" }
+            ),
+            fix_maiden,
+        );
+        return;
+    }
+    if dtls {
+        if stun_to == 0 {
+            ctx.add(
+                Severity::Error,
+                ok,
+                "ice-no-checks",
+                "no ICE connectivity checks sent to Meta",
+                "Meta is ice-lite and only answers checks; without our STUN binding requests (as controlling agent, \
+                 with nomination) no media path is selected",
+                "run full ICE toward Meta's candidates as the controlling agent",
+            );
+        } else if from(MediaKind::Stun) == 0 {
+            ctx.add(
+                Severity::Warning,
+                ok,
+                "ice-no-response",
+                format!("Meta never answered our {stun_to} ICE check(s)"),
+                "checks with the wrong ICE credentials (ufrag/pwd from Meta's SDP), from an address Meta cannot reach \
+                 back, or blocked by a firewall get no response",
+                "use Meta's a=ice-ufrag/a=ice-pwd, allow UDP to/from Meta's media ports (3478-3484, 40012)",
+            );
+        }
+        if stun_to > 0 && dtls_to == 0 {
+            ctx.add(
+                Severity::Error,
+                ok,
+                "dtls-not-started",
+                "no DTLS handshake sent to Meta",
+                "Meta is the DTLS server (it offers actpass and waits): the business must send the ClientHello after \
+                 ICE; without it no SRTP keys exist and Meta hangs up after about 20 s",
+                "act as DTLS client (answer a=setup:active) and start the handshake once ICE selects a pair",
+            );
+        } else if dtls_to > 0 && rtp_to == 0 {
+            ctx.add(
+                Severity::Error,
+                ok,
+                "maiden-packet",
+                "DTLS sent but no SRTP packet from us to Meta",
+                "Meta waits for the business's first SRTP packet",
+                fix_maiden,
+            );
+        }
+    } else if rtp_to == 0 {
+        ctx.add(
+            Severity::Error,
+            ok,
+            "maiden-packet",
+            "no SRTP packet from us to Meta",
+            "Meta waits for the business's first SRTP packet (SDES mode too)",
+            fix_maiden,
+        );
+    }
+    if let (Some(first), Some(answered)) = (
+        window
+            .iter()
+            .filter(|p| matches!(p.kind, MediaKind::Rtp) && eps.contains(&p.dst))
+            .map(|p| p.time)
+            .reduce(f64::min),
+        ok.time,
+    ) {
+        if first - answered > 10.0 {
+            ctx.add(
+                Severity::Warning,
+                ok,
+                "late-maiden-packet",
+                format!("our first RTP packet to Meta left {:.1} s after the answer", first - answered),
+                "Meta drops calls without media after about 20 s; a late first packet leaves little margin and clips the \
+                 greeting",
+                fix_maiden,
+            );
+        }
+    }
 }
 
 fn check_business_request(

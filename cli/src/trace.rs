@@ -258,6 +258,42 @@ pub struct Trace {
     pub messages: Vec<Message>,
     /// Notes about the reading itself (skipped packets, TLS seen).
     pub notes: Vec<String>,
+    /// Non-SIP UDP packets of a capture (STUN, DTLS, RTP/RTCP), for the maiden-packet checks.
+    #[serde(skip)]
+    pub media: Vec<MediaPacket>,
+}
+
+/// What a media packet is, told apart by its first byte (RFC 7983).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Stun,
+    Dtls,
+    Rtp,
+    Rtcp,
+}
+
+/// One media packet of a capture.
+#[derive(Debug, Clone)]
+pub struct MediaPacket {
+    pub time: f64,
+    /// `ip:port` / `[ip6]:port`, as `SocketAddr` prints them.
+    pub src: String,
+    pub dst: String,
+    pub kind: MediaKind,
+}
+
+/// RFC 7983 demultiplexing: 0-3 STUN, 20-63 DTLS, 128-191 RTP or RTCP (RTCP packet types 192-223).
+fn media_kind(p: &[u8]) -> Option<MediaKind> {
+    match *p.first()? {
+        0..=3 if p.len() >= 20 => Some(MediaKind::Stun),
+        20..=63 if p.len() >= 13 => Some(MediaKind::Dtls),
+        128..=191 if p.len() >= 8 => Some(if (192..=223).contains(p.get(1)?) {
+            MediaKind::Rtcp
+        } else {
+            MediaKind::Rtp
+        }),
+        _ => None,
+    }
 }
 
 fn parse_start_line(line: &str) -> Option<StartLine> {
@@ -738,7 +774,13 @@ pub fn parse_pcap(bytes: &[u8]) -> Result<Trace, CliError> {
                 st.buf = buf[used.min(buf.len())..].to_vec();
             }
         } else {
-            if is_stun_or_rtp(seg.payload) {
+            if let Some(kind) = media_kind(seg.payload) {
+                trace.media.push(MediaPacket {
+                    time: *ts,
+                    src: seg.src.clone(),
+                    dst: seg.dst.clone(),
+                    kind,
+                });
                 continue;
             }
             parse_wire(seg.payload, *ts, &seg.src, &seg.dst, n + 1, &mut trace);
@@ -757,10 +799,6 @@ pub fn parse_pcap(bytes: &[u8]) -> Result<Trace, CliError> {
         ));
     }
     Ok(trace)
-}
-
-fn is_stun_or_rtp(p: &[u8]) -> bool {
-    p.first().is_some_and(|b| *b < 4 || (128..192).contains(b)) && !p.starts_with(b"SIP/")
 }
 
 /// Reads a trace file, guessing text vs pcap from its first bytes unless told.
