@@ -422,3 +422,16 @@ fn tls_1_1_only_server_is_rejected() {
     assert_eq!(o.code, 1, "{}", o.stdout);
     assert!(rejects(&o).contains("TLS 1.2"), "{}", rejects(&o));
 }
+
+#[test]
+fn unresolvable_host_is_a_clear_error() {
+    let t = Instant::now();
+    let o = wacall(&["check-tls", "no-such-host.invalid", "--timeout", "3"]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("cannot resolve no-such-host.invalid"),
+        "{}",
+        o.stderr
+    );
+    assert!(t.elapsed() < Duration::from_secs(10));
+}
