@@ -165,26 +165,8 @@ impl Message {
     }
 }
 
-/// Splits a header value at commas that are outside `<...>` and quotes.
-pub fn split_list(v: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut depth, mut quoted, mut start) = (0i32, false, 0usize);
-    for (i, c) in v.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => depth += 1,
-            '>' if !quoted => depth -= 1,
-            ',' if !quoted && depth <= 0 => {
-                out.push(v[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(v[start..].trim());
-    out.retain(|s| !s.is_empty());
-    out
-}
+/// Splits a header value at top-level commas (the core's reader: quotes and `<...>` respected).
+pub use wacall::sip::headers::split_list;
 
 /// A header parameter (after the URI's closing `>` if there is one), such as `tag`.
 pub fn param<'a>(v: &'a str, name: &str) -> Option<&'a str> {
@@ -214,36 +196,20 @@ pub struct UriParts {
     pub user: Option<String>,
     pub host: String,
     pub port: Option<u16>,
-    pub params: String,
 }
 
+/// Parses with the core's RFC 3261 URI parser; `None` for what it refuses.
 pub fn uri_parts(uri: &str) -> Option<UriParts> {
-    let rest = uri
-        .strip_prefix("sips:")
-        .or_else(|| uri.strip_prefix("sip:"))?;
-    let rest = rest.split('?').next().unwrap_or(rest);
-    let (user, hostpart) = match rest.rfind('@') {
-        Some(i) => (Some(rest[..i].to_string()), &rest[i + 1..]),
-        None => (None, rest),
-    };
-    let (hostport, params) = hostpart.split_once(';').unwrap_or((hostpart, ""));
-    let (host, port) = if let Some(r) = hostport.strip_prefix('[') {
-        let (h, after) = r.split_once(']')?;
-        (
-            h.to_string(),
-            after.strip_prefix(':').and_then(|p| p.parse().ok()),
-        )
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse().ok()),
-            None => (hostport.to_string(), None),
-        }
-    };
+    let u = wacall::sip::Uri::parse(uri.trim()).ok()?;
+    let host = u
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
     Some(UriParts {
-        user,
-        host: host.to_ascii_lowercase(),
-        port,
-        params: params.to_string(),
+        user: u.user().map(str::to_string),
+        host,
+        port: u.port(),
     })
 }
 
@@ -850,7 +816,7 @@ mod tests {
     fn uris() {
         let u = uri_parts("sip:+1555;tgrp=a@[2001:db8::1]:5061;transport=tls")
             .unwrap_or_else(|| unreachable!());
-        assert_eq!(u.user.as_deref(), Some("+1555;tgrp=a"));
+        assert_eq!(u.user.as_deref(), Some("+1555"));
         assert_eq!(u.host, "2001:db8::1");
         assert_eq!(u.port, Some(5061));
         assert_eq!(user_number("+1555;tgrp=a"), "+1555");
