@@ -34,6 +34,7 @@ fn intermediate(
 
 struct Leaf {
     der: CertificateDer<'static>,
+    pem: String,
     key: PrivateKeyDer<'static>,
 }
 
@@ -58,6 +59,7 @@ fn leaf(
     };
     Leaf {
         der: cert.der().clone(),
+        pem: cert.pem(),
         key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
     }
 }
@@ -121,6 +123,15 @@ fn check(addr: SocketAddr, ca_pem: &str, host: &str) -> common::Out {
     ])
 }
 
+/// A root CA in `ca.pem` and a server with one leaf for `names` valid `from..to` days from now, signed by it.
+fn ca_signed_server(tag: &str, names: &[&str], from: i64, to: i64) -> (SocketAddr, String) {
+    let dir = scratch(tag);
+    let root = ca("wacall test root");
+    let ca_pem = write_pem(&dir, "ca.pem", root.pem());
+    let l = leaf(names, from, to, Some(&root));
+    (serve(vec![l.der], l.key), ca_pem)
+}
+
 fn rejects(o: &common::Out) -> String {
     o.json()["rejects"]
         .as_array()
@@ -135,11 +146,7 @@ fn rejects(o: &common::Out) -> String {
 
 #[test]
 fn good_certificate_is_accepted() {
-    let dir = scratch("tls-good");
-    let root = ca("wacall test root");
-    let ca_pem = write_pem(&dir, "ca.pem", root.pem());
-    let l = leaf(&[HOST], -1, 90, Some(&root));
-    let addr = serve(vec![l.der], l.key);
+    let (addr, ca_pem) = ca_signed_server("tls-good", &[HOST], -1, 90);
     let o = check(addr, &ca_pem, HOST);
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
     let j = o.json();
@@ -179,11 +186,7 @@ fn good_certificate_is_accepted() {
 
 #[test]
 fn expired_certificate_is_rejected() {
-    let dir = scratch("tls-expired");
-    let root = ca("wacall test root");
-    let ca_pem = write_pem(&dir, "ca.pem", root.pem());
-    let l = leaf(&[HOST], -100, -2, Some(&root));
-    let addr = serve(vec![l.der], l.key);
+    let (addr, ca_pem) = ca_signed_server("tls-expired", &[HOST], -100, -2);
     let o = check(addr, &ca_pem, HOST);
     assert_eq!(o.code, 1, "{}", o.stdout);
     assert_eq!(o.json()["meta_accepts"], false);
@@ -192,11 +195,7 @@ fn expired_certificate_is_rejected() {
 
 #[test]
 fn wrong_host_is_rejected() {
-    let dir = scratch("tls-wronghost");
-    let root = ca("wacall test root");
-    let ca_pem = write_pem(&dir, "ca.pem", root.pem());
-    let l = leaf(&["other.wacall.test"], -1, 90, Some(&root));
-    let addr = serve(vec![l.der], l.key);
+    let (addr, ca_pem) = ca_signed_server("tls-wronghost", &["other.wacall.test"], -1, 90);
     let o = check(addr, &ca_pem, HOST);
     assert_eq!(o.code, 1);
     let r = rejects(&o);
@@ -239,11 +238,7 @@ fn incomplete_chain_is_rejected_and_full_chain_accepted() {
 
 #[test]
 fn near_expiry_warns_but_accepts() {
-    let dir = scratch("tls-soon");
-    let root = ca("wacall test root");
-    let ca_pem = write_pem(&dir, "ca.pem", root.pem());
-    let l = leaf(&[HOST], -80, 5, Some(&root));
-    let addr = serve(vec![l.der], l.key);
+    let (addr, ca_pem) = ca_signed_server("tls-soon", &[HOST], -80, 5);
     let o = check(addr, &ca_pem, HOST);
     assert_eq!(o.code, 0);
     let w = o.json()["warnings"].to_string();
@@ -374,12 +369,7 @@ fn tls_1_1_only_server_is_rejected() {
     let dir = scratch("tls-old");
     let root = ca("wacall test root");
     let l = leaf(&[HOST], -1, 90, Some(&root));
-    let cert = write_pem(&dir, "cert.pem", {
-        let Ok((_, pem)) = x509_pem(&l.der) else {
-            return;
-        };
-        pem
-    });
+    let cert = write_pem(&dir, "cert.pem", l.pem.clone());
     let key_path = dir.join("key.der");
     std::fs::write(&key_path, l.key.secret_der()).expect("key");
     let child = Command::new("openssl")
@@ -431,34 +421,6 @@ fn tls_1_1_only_server_is_rejected() {
     let _ = child.wait();
     assert_eq!(o.code, 1, "{}", o.stdout);
     assert!(rejects(&o).contains("TLS 1.2"), "{}", rejects(&o));
-}
-
-fn x509_pem(der: &CertificateDer<'_>) -> Result<((), String), ()> {
-    let b64 = {
-        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let b = der.as_ref();
-        let mut s = String::new();
-        for c in b.chunks(3) {
-            let n = (c[0] as u32) << 16
-                | (*c.get(1).unwrap_or(&0) as u32) << 8
-                | *c.get(2).unwrap_or(&0) as u32;
-            for i in 0..4 {
-                s.push(if i <= c.len() {
-                    T[(n >> (18 - 6 * i) & 63) as usize] as char
-                } else {
-                    '='
-                });
-            }
-        }
-        s
-    };
-    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(chunk).map_err(|_| ())?);
-        pem.push('\n');
-    }
-    pem.push_str("-----END CERTIFICATE-----\n");
-    Ok(((), pem))
 }
 
 #[test]
