@@ -102,7 +102,8 @@ step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build" cargo build --workspace --locked
 step "test" cargo test --workspace --locked
 step "header (include/wacall.h)" cargo test --locked -p wacall --test header
-step "doc" env RUSTDOCFLAGS="${RUSTDOCFLAGS:--D warnings}" cargo doc --workspace --no-deps --locked
+# --lib: the CLI binary is also called `wacall`, and its docs would overwrite the library's (cargo issue 6313).
+step "doc" env RUSTDOCFLAGS="${RUSTDOCFLAGS:--D warnings}" cargo doc --workspace --no-deps --lib --locked
 
 fuzz_build() (
     cd "$root/fuzz" || exit 1

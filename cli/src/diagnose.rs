@@ -67,6 +67,26 @@ fn is_meta_host(h: &str) -> bool {
         || h.ends_with(".facebook.com")
 }
 
+/// RFC 1918, loopback, link-local and unique-local addresses: unreachable from Meta.
+fn is_private(h: &str) -> bool {
+    match h
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        Ok(std::net::IpAddr::V4(a)) => {
+            a.is_private() || a.is_loopback() || a.is_link_local() || a.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(a)) => {
+            a.is_loopback()
+                || a.is_unspecified()
+                || (a.segments()[0] & 0xfe00) == 0xfc00
+                || (a.segments()[0] & 0xffc0) == 0xfe80
+        }
+        Err(_) => false,
+    }
+}
+
 fn is_ip(h: &str) -> bool {
     let h = h.trim_start_matches('[').trim_end_matches(']');
     h.parse::<std::net::IpAddr>().is_ok()
@@ -142,15 +162,6 @@ impl<'a> Call<'a> {
             .find(|m| m.is_request() && m.index < resp.index && m.cseq().as_ref() == Some(&cs))
             .copied()
     }
-
-    fn responses_to(&self, req: &Message) -> Vec<&'a Message> {
-        let cs = req.cseq();
-        self.msgs
-            .iter()
-            .filter(|m| !m.is_request() && m.index > req.index && m.cseq() == cs)
-            .copied()
-            .collect()
-    }
 }
 
 /// Who sent a request, judged from the request alone.
@@ -173,53 +184,20 @@ fn request_heuristic(m: &Message) -> Option<bool> {
     None
 }
 
-/// Digest parameters of a challenge or credentials header.
-pub fn digest_params(v: &str) -> Option<BTreeMap<String, String>> {
-    let rest = v.trim();
-    let rest = rest
-        .strip_prefix("Digest")
-        .or_else(|| rest.strip_prefix("digest"))?;
-    let mut out = BTreeMap::new();
-    let mut chars = rest.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
-            chars.next();
-        }
-        let key: String =
-            std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
-        if key.trim().is_empty() {
-            break;
-        }
-        if chars.next() != Some('=') {
-            out.insert(key.trim().to_ascii_lowercase(), String::new());
-            continue;
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let mut val = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some(n) = chars.next() {
-                            val.push(n);
-                        }
-                    }
-                    '"' => break,
-                    _ => val.push(c),
-                }
-            }
-        } else {
-            val = std::iter::from_fn(|| chars.next_if(|c| *c != ','))
-                .collect::<String>()
-                .trim()
-                .to_string();
-        }
-        out.insert(key.trim().to_ascii_lowercase(), val);
-    }
-    Some(out)
+/// Digest parameters of each Digest challenge (or credentials) in a header value, names lower-cased; parsed by
+/// the core's RFC 7235/7616 reader.
+pub fn digest_params(v: &str) -> Vec<BTreeMap<String, String>> {
+    wacall::digest::challenge::parse_challenges(v)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.is_digest())
+        .map(|c| {
+            c.params
+                .into_iter()
+                .map(|p| (p.name.to_ascii_lowercase(), p.value))
+                .collect()
+        })
+        .collect()
 }
 
 /// The SDP facts the checks need (media-level attributes win over session-level ones).
@@ -236,41 +214,39 @@ struct SdpFacts {
     port_zero: bool,
 }
 
+/// Reads the audio section through the core's lossless SDP model (media level first, then session level).
 fn sdp_facts(body: &str) -> SdpFacts {
     let mut f = SdpFacts::default();
-    let mut in_audio = false;
-    for l in body.lines().map(str::trim) {
-        if let Some(m) = l.strip_prefix("m=") {
-            let mut it = m.split_whitespace();
-            in_audio = it.next() == Some("audio");
-            if in_audio && f.profile.is_none() {
-                f.port_zero = it.next() == Some("0");
-                f.profile = it.next().map(str::to_string);
-            }
-            continue;
-        }
-        let Some(a) = l.strip_prefix("a=") else {
-            continue;
-        };
-        let (name, value) = a.split_once(':').unwrap_or((a, ""));
-        match name.to_ascii_lowercase().as_str() {
-            "ice-lite" => f.ice_lite = true,
-            "setup" if f.setup.is_none() || in_audio => {
-                f.setup = Some(value.trim().to_ascii_lowercase())
-            }
-            "fingerprint" => f.fingerprint = true,
-            "crypto" => f.crypto = true,
-            "ice-ufrag" => f.ice_ufrag = true,
-            "candidate" => f.candidates += 1,
-            "rtpmap" if value.to_ascii_lowercase().contains("opus/48000") => f.opus = true,
-            _ => {}
-        }
+    let Ok(sdp) = wacall::sdp::Sdp::parse(body) else {
+        return f;
+    };
+    let Some(audio) = sdp.audio() else {
+        return f;
+    };
+    if let Ok(ml) = audio.media.media_line() {
+        f.port_zero = ml.port == 0;
+        f.profile = Some(ml.proto);
     }
+    f.ice_lite = audio.ice_lite() || sdp.ice_lite();
+    // Seed traces mask fingerprints and keys with '*': presence is what matters here.
+    f.fingerprint =
+        audio.media.has_attribute("fingerprint") || sdp.attribute("fingerprint").is_some();
+    f.setup = audio
+        .media
+        .attribute("setup")
+        .or_else(|| sdp.attribute("setup"))
+        .map(|v| v.trim().to_ascii_lowercase());
+    f.crypto = audio.media.has_attribute("crypto");
+    f.ice_ufrag = audio.ice_ufrag().is_some() && audio.ice_pwd().is_some();
+    f.candidates = audio.candidates().len();
+    f.opus = audio.media.rtpmaps().flatten().any(|r| r.is_opus());
     f
 }
 
 struct Ctx<'a> {
     hostname: Option<String>,
+    /// sip_user_password, to verify digest responses; never printed.
+    password: Option<String>,
     findings: Vec<Finding>,
     _p: std::marker::PhantomData<&'a ()>,
 }
@@ -297,7 +273,7 @@ impl Ctx<'_> {
 }
 
 /// Runs every check over the trace.
-pub fn diagnose(trace: &Trace, hostname: Option<&str>) -> Report {
+pub fn diagnose(trace: &Trace, hostname: Option<&str>, password: Option<&str>) -> Report {
     let mut order: Vec<String> = Vec::new();
     let mut by_call: HashMap<String, Vec<&Message>> = HashMap::new();
     for m in &trace.messages {
@@ -309,6 +285,7 @@ pub fn diagnose(trace: &Trace, hostname: Option<&str>) -> Report {
     }
     let mut ctx = Ctx {
         hostname: hostname.map(|h| h.trim_end_matches('.').to_ascii_lowercase()),
+        password: password.map(str::to_string),
         findings: Vec::new(),
         _p: std::marker::PhantomData,
     };
@@ -362,7 +339,7 @@ fn check_call(call: &Call<'_>, ctx: &mut Ctx<'_>) {
                     .into_iter()
                     .chain(m.header_all("www-authenticate"))
                 {
-                    if let Some(p) = digest_params(v) {
+                    for p in digest_params(v) {
                         challenges.push((m.index, p));
                     }
                 }
@@ -617,7 +594,7 @@ fn check_digest(
     challenges: &[(usize, BTreeMap<String, String>)],
     ctx: &mut Ctx<'_>,
 ) {
-    let Some(p) = digest_params(cred) else {
+    let Some(p) = digest_params(cred).into_iter().next() else {
         ctx.add(
             Severity::Error,
             m,
@@ -698,9 +675,15 @@ fn check_digest(
         )),
         _ => {}
     }
-    let before: Vec<&BTreeMap<String, String>> = challenges
+    // Only the latest challenge counts: each 407 replaces the previous nonce and algorithm set.
+    let latest = challenges
         .iter()
         .filter(|(i, _)| *i < m.index)
+        .map(|(i, _)| *i)
+        .max();
+    let before: Vec<&BTreeMap<String, String>> = challenges
+        .iter()
+        .filter(|(i, _)| Some(*i) == latest)
         .map(|(_, c)| c)
         .collect();
     let alg = get("algorithm").unwrap_or("MD5").to_ascii_uppercase();
@@ -780,6 +763,42 @@ fn check_digest(
             "digest response missing".into(),
             "compute the digest response".into(),
         ));
+    }
+    if let Some(pw) = ctx.password.clone() {
+        match wacall::digest::Authorization::parse(cred) {
+            Ok(a) if a.realm == META_DOMAIN => {
+                if wacall::digest::check_response(
+                    &a,
+                    &pw,
+                    m.method().unwrap_or(""),
+                    m.body.as_bytes(),
+                ) {
+                    ctx.add(
+                        Severity::Info,
+                        m,
+                        "digest-verified",
+                        "digest response verifies with the given SIP password",
+                        "the hash over username, realm, password, nonce, method and uri matches",
+                        "nothing to fix in the credentials",
+                    );
+                } else {
+                    problems.push((
+                        Severity::Error,
+                        "digest response does not verify with the given SIP password".into(),
+                        "the password in use is not sip_user_password (fetch it again with `wacall settings get ID \
+                         --include-sip-credentials --show-password`; it changes when settings are re-applied), or \
+                         the hash used another username/uri than the fields sent"
+                            .into(),
+                    ));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => problems.push((
+                Severity::Error,
+                format!("credentials cannot be checked: {e}"),
+                "send every digest field Meta's challenge asks for".into(),
+            )),
+        }
     }
     for (sev, what, fix) in problems {
         ctx.add(sev, m, "digest", what, "Meta verifies the Proxy-Authorization fields strictly; a wrong field gives another 407 (a loop) or a 403", fix);
@@ -981,7 +1000,7 @@ fn check_response(call: &Call<'_>, m: &Message, from_business: bool, ctx: &mut C
                 } else {
                     "Meta did not answer the challenge, so the call never reached the PBX"
                 },
-                "identify Meta by source address and TLS instead of digest (Meta sends no credentials by default);                  never trust X-FB-External-Domain, anyone can send it",
+                "identify Meta by source address and TLS instead of digest (Meta sends no credentials by default); never trust X-FB-External-Domain, anyone can send it",
             );
         } else if code >= 400 && code != 487 {
             let hint = match code {
@@ -1131,31 +1150,22 @@ fn check_dialog_routes(call: &Call<'_>, ctx: &mut Ctx<'_>) {
     else {
         return;
     };
-    let oks: Vec<&&Message> = call
-        .responses_to(invite)
-        .into_iter()
-        .collect::<Vec<_>>()
+    // 2xx answers to an initial INVITE (the authenticated retry has another CSeq); re-INVITE answers do not count.
+    let initial_cseqs: Vec<u32> = call
+        .msgs
         .iter()
-        .filter(|r| r.code().is_some_and(|c| (200..300).contains(&c)))
-        .map(|r| {
-            call.msgs
-                .iter()
-                .find(|m| m.index == r.index)
-                .unwrap_or(&call.msgs[0])
-        })
+        .filter(|m| m.method() == Some("INVITE") && m.to_tag().is_none())
+        .filter_map(|m| m.cseq().map(|c| c.0))
         .collect();
-    // Any final 2xx may come from the retried (authenticated) INVITE, with another CSeq.
-    let oks: Vec<&Message> = if oks.is_empty() {
-        call.msgs
-            .iter()
-            .filter(|m| {
-                m.cseq_method() == "INVITE" && m.code().is_some_and(|c| (200..300).contains(&c))
-            })
-            .copied()
-            .collect()
-    } else {
-        oks.into_iter().copied().collect()
-    };
+    let oks: Vec<&Message> = call
+        .msgs
+        .iter()
+        .filter(|m| {
+            m.cseq_method() == "INVITE" && m.code().is_some_and(|c| (200..300).contains(&c))
+        })
+        .filter(|m| m.cseq().is_some_and(|c| initial_cseqs.contains(&c.0)))
+        .copied()
+        .collect();
     let rr = |m: &Message| {
         m.header_all("record-route")
             .into_iter()
@@ -1194,6 +1204,26 @@ fn check_dialog_routes(call: &Call<'_>, ctx: &mut Ctx<'_>) {
             }
         }
         if let Some(ok) = oks.iter().find(|m| call.sender(m) == Side::Business) {
+            // Meta sends ACK/BYE to our Contact unless one of our own (public) Record-Route entries leads the way.
+            let ours: Vec<String> = rr(ok).into_iter().filter(|e| !theirs.contains(e)).collect();
+            let public_rr = ours
+                .iter()
+                .any(|e| uri_parts(header_uri(e)).is_some_and(|u| !is_private(&u.host)));
+            if let Some(c) = ok.header("contact").map(header_uri).and_then(uri_parts) {
+                if is_private(&c.host) && !public_rr {
+                    ctx.add(
+                        Severity::Warning,
+                        ok,
+                        "contact-private",
+                        format!("our Contact host {} is a private address", c.host),
+                        "Meta sends ACK and BYE to the Contact of our 200 OK (through our Record-Route, if any); a \
+                         private address is unreachable from Meta, so the ACK is lost and the call drops after \
+                         about 32 s",
+                        "put the public hostname (port 5061, transport=tls) in the Contact, or record-route through a \
+                         public proxy (Kamailio: record_route() plus fix_nated_contact()/set_contact_alias())",
+                    );
+                }
+            }
             let acked = call
                 .msgs
                 .iter()

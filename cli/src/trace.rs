@@ -336,8 +336,7 @@ pub fn find_timestamp(line: &str) -> Option<f64> {
                 }
             }
             // A date just before the time makes it absolute, so midnight crossings work.
-            if i >= 11 {
-                let d = &line[i - 11..i - 1];
+            if let Some(d) = i.checked_sub(11).and_then(|s| line.get(s..i - 1)) {
                 let db = d.as_bytes();
                 if db.len() == 10 && (db[4] == b'-' || db[4] == b'/') && db[7] == db[4] {
                     if let (Ok(y), Ok(mo), Ok(da)) = (
@@ -588,7 +587,7 @@ fn decode(linktype: u32, data: &[u8]) -> Option<Segment<'_>> {
             }
             let s = std::net::Ipv4Addr::new(*ip.get(12)?, *ip.get(13)?, *ip.get(14)?, *ip.get(15)?);
             let d = std::net::Ipv4Addr::new(*ip.get(16)?, *ip.get(17)?, *ip.get(18)?, *ip.get(19)?);
-            let end = total.clamp(ihl, ip.len());
+            let end = total.min(ip.len()).max(ihl);
             (*ip.get(9)?, s.to_string(), d.to_string(), ip.get(ihl..end)?)
         }
         0x86dd => {
@@ -602,7 +601,7 @@ fn decode(linktype: u32, data: &[u8]) -> Option<Segment<'_>> {
                 next = *ip.get(off)?;
                 off += (*ip.get(off + 1)? as usize + 1) * 8;
             }
-            let end = (40 + plen).clamp(off, ip.len());
+            let end = (40 + plen).min(ip.len()).max(off);
             (
                 next,
                 format!("[{}]", std::net::Ipv6Addr::from(s)),
@@ -823,5 +822,48 @@ mod tests {
         assert_eq!(t.messages[0].call_id(), "1");
         assert_eq!(t.messages[1].body.lines().count(), 2);
         assert_eq!(t.messages[1].time, Some(5.0));
+    }
+
+    use proptest::prelude::*;
+
+    const SAMPLE: &str = "INVITE sip:+1555@wa.meta.vc;transport=tls SIP/2.0\r\nFrom: <sip:+1666@a.example>;tag=1\r\n\
+        To: <sip:+1555@wa.meta.vc>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nProxy-Authorization: Digest username=\"1666\", \
+        realm=\"wa.meta.vc\", nonce=\"n\", uri=\"sip:x\", response=\"r\", qop=auth, nc=00000001, cnonce=\"c\"\r\n\
+        Content-Type: application/sdp\r\nContent-Length: 40\r\n\r\nv=0\r\nm=audio 1 UDP/TLS/RTP/SAVPF 111\r\na=setup:\r\n";
+
+    proptest! {
+        // Whatever a trace contains, reading and diagnosing it never panics.
+        #[test]
+        fn text_never_panics(s in "\\PC{0,400}") {
+            let t = parse_text(&s);
+            let _ = crate::diagnose::diagnose(&t, Some("a.example"), Some("pw"));
+        }
+
+        #[test]
+        fn mutated_sip_never_panics(cut in 0usize..400, junk in "[\\x00-\\x7f\u{e9}\u{4e2d}]{0,40}") {
+            let mut s = SAMPLE.to_string();
+            let at = s.char_indices().map(|(i, _)| i).nth(cut % SAMPLE.len()).unwrap_or(0);
+            s.insert_str(at, &junk);
+            let mut t = parse_text(&s);
+            t.messages.extend(parse_text(&s.replace("\r\n", "\n")).messages);
+            let _ = crate::diagnose::diagnose(&t, None, Some("pw"));
+        }
+
+        #[test]
+        fn pcap_never_panics(body in proptest::collection::vec(any::<u8>(), 0..600), lt in prop_oneof![Just(1u32), Just(101), Just(113), Just(276), Just(0)]) {
+            let mut b = Vec::new();
+            b.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+            b.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0]);
+            b.extend_from_slice(&lt.to_le_bytes());
+            b.extend_from_slice(&1u32.to_le_bytes());
+            b.extend_from_slice(&0u32.to_le_bytes());
+            b.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            b.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            b.extend_from_slice(&body);
+            if let Ok(t) = parse_pcap(&b) {
+                let _ = crate::diagnose::diagnose(&t, None, None);
+            }
+            let _ = parse_pcap(&body);
+        }
     }
 }

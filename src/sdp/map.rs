@@ -834,6 +834,12 @@ pub fn meta_offer_to_pbx(
 ) -> Result<Mapped> {
     let meta = MetaOffer::parse(meta_offer)?;
     let pbx_addr = alloc.check_pbx()?;
+    // Check what the answer will need now, so a bad allocation fails before the PBX is called.
+    let dtls = meta.kind == Kind::Dtls;
+    alloc.check_meta(dtls)?;
+    if dtls {
+        alloc.fingerprint()?;
+    }
     let cryptos = pbx_offer_cryptos(cfg)?;
     let dir = meta.doc.view().direction();
     let c = &meta.codecs;
