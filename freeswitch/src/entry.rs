@@ -70,6 +70,9 @@ impl Env for HostEnv {
     fn set_session_var(&self, uuid: &str, name: &str, value: &str) -> bool {
         host::with_session(uuid, |c| c.set_var(name, Some(value))).unwrap_or(false)
     }
+    fn hangup(&self, uuid: &str) {
+        host::with_session(uuid, |c| c.hangup_incompatible());
+    }
 }
 
 /// Read `wacall.conf`; a missing file means defaults (no numbers), a malformed one is an error.
