@@ -1,0 +1,877 @@
+//! The relay's driver: binds each leg's UDP sockets from the port range, shards calls over one epoll loop per
+//! worker thread, moves datagrams in batches through each call's `Engine` and fires its timers.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::control::proto::{Allocation, ErrorCode, Family, LegConfig, RemoteLeg, Reply, Side};
+use super::engine::{Engine, EngineFactory, EngineSpec, Outbox};
+use super::stats::{CallStats, LegStats, TotalStats};
+use super::sys::{self, Epoll, EventFd, RecvBatch, SendBatch};
+
+/// Addresses one side of the relay binds and advertises.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Interface {
+    /// IPv4 address to bind (None: no IPv4 on this side).
+    pub ipv4: Option<Ipv4Addr>,
+    /// IPv6 address to bind (None: no IPv6 on this side).
+    pub ipv6: Option<Ipv6Addr>,
+    /// Address to put in SDP instead of `ipv4` (behind NAT).
+    pub advertise_ipv4: Option<Ipv4Addr>,
+    pub advertise_ipv6: Option<Ipv6Addr>,
+}
+
+impl Default for Interface {
+    fn default() -> Self {
+        Self {
+            ipv4: Some(Ipv4Addr::LOCALHOST),
+            ipv6: None,
+            advertise_ipv4: None,
+            advertise_ipv6: None,
+        }
+    }
+}
+
+/// The relay's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RelayConfig {
+    /// The side facing Meta.
+    pub meta: Interface,
+    /// The side facing the PBX.
+    pub pbx: Interface,
+    /// UDP port range, inclusive.
+    pub port_min: u16,
+    pub port_max: u16,
+    /// Event loops (threads); 0 = one per core.
+    pub workers: usize,
+    /// Seconds without any media on both legs after which the relay ends a call.
+    pub media_timeout_secs: u64,
+    /// Seconds an ended or abandoned call keeps its stats before the relay frees it.
+    pub linger_secs: u64,
+    /// Datagrams per recvmmsg/sendmmsg batch.
+    pub batch: usize,
+    /// Socket buffer size per leg socket (SO_RCVBUF/SO_SNDBUF).
+    pub socket_buffer: usize,
+    /// Exit the relay process when its parent (the host) goes away. Only for `run` in a forked process.
+    pub exit_with_parent: bool,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            meta: Interface::default(),
+            pbx: Interface::default(),
+            port_min: 41000,
+            port_max: 42999,
+            workers: 0,
+            media_timeout_secs: 30,
+            linger_secs: 60,
+            batch: 32,
+            socket_buffer: 1 << 20,
+            exit_with_parent: false,
+        }
+    }
+}
+
+/// An error from the driver, as the control reply it becomes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriverError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl DriverError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<DriverError> for Reply {
+    fn from(e: DriverError) -> Self {
+        Reply::Error {
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+type Res<T> = Result<T, DriverError>;
+
+enum Command {
+    Add {
+        call_id: String,
+        socks: [Vec<UdpSocket>; 2],
+        engine: Box<dyn Engine>,
+        reply: Sender<Res<()>>,
+    },
+    Update {
+        call_id: String,
+        remote: Box<[Option<RemoteLeg>; 2]>,
+        reply: Sender<Res<()>>,
+    },
+    Delete {
+        call_id: String,
+        reply: Sender<Res<CallStats>>,
+    },
+    Stats {
+        call_id: Option<String>,
+        reply: Sender<(Vec<CallStats>, TotalStats)>,
+    },
+    Stop,
+}
+
+struct WorkerHandle {
+    tx: Mutex<Sender<Command>>,
+    wake: Arc<EventFd>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Cycles through the port range so a freed port is not reused at once (late packets of the old call).
+struct PortPool {
+    next: u16,
+    min: u16,
+    max: u16,
+}
+
+impl PortPool {
+    fn bind(&mut self, ip: IpAddr) -> Res<UdpSocket> {
+        let span = u32::from(self.max - self.min) + 1;
+        for _ in 0..span {
+            let port = self.next;
+            self.next = if self.next >= self.max {
+                self.min
+            } else {
+                self.next + 1
+            };
+            if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, port)) {
+                return Ok(s);
+            }
+        }
+        Err(DriverError::new(
+            ErrorCode::NoResources,
+            format!("no free UDP port on {ip} in {}-{}", self.min, self.max),
+        ))
+    }
+}
+
+/// The running relay: worker threads plus the port pool. Shared by the control server (or used directly by
+/// a host that runs the relay in its own process as threads).
+pub struct Driver {
+    config: RelayConfig,
+    workers: Vec<WorkerHandle>,
+    ports: Mutex<PortPool>,
+    factory: Box<dyn EngineFactory>,
+    timeout: Duration,
+}
+
+impl Driver {
+    /// Starts the worker threads.
+    pub fn start(config: RelayConfig, factory: Box<dyn EngineFactory>) -> std::io::Result<Driver> {
+        if config.port_min == 0 || config.port_min > config.port_max {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "bad port range",
+            ));
+        }
+        let n = if config.workers == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            config.workers
+        };
+        let mut workers = Vec::with_capacity(n);
+        for i in 0..n {
+            let (tx, rx) = mpsc::channel();
+            let wake = Arc::new(EventFd::new()?);
+            let epoll = Epoll::new()?;
+            epoll.add(wake.raw(), WAKE_TOKEN)?;
+            let w = Worker::new(epoll, wake.clone(), rx, &config);
+            let thread = std::thread::Builder::new()
+                .name(format!("wacall-relay-{i}"))
+                .spawn(move || w.run())?;
+            workers.push(WorkerHandle {
+                tx: Mutex::new(tx),
+                wake,
+                thread: Mutex::new(Some(thread)),
+            });
+        }
+        let ports = Mutex::new(PortPool {
+            next: config.port_min,
+            min: config.port_min,
+            max: config.port_max,
+        });
+        Ok(Driver {
+            config,
+            workers,
+            ports,
+            factory,
+            timeout: Duration::from_secs(2),
+        })
+    }
+
+    pub fn config(&self) -> &RelayConfig {
+        &self.config
+    }
+
+    fn worker_of(&self, call_id: &str) -> &WorkerHandle {
+        let mut h = DefaultHasher::new();
+        call_id.hash(&mut h);
+        &self.workers[(h.finish() % self.workers.len() as u64) as usize]
+    }
+
+    fn send(&self, w: &WorkerHandle, cmd: Command) -> Res<()> {
+        let tx =
+            w.tx.lock()
+                .map_err(|_| DriverError::new(ErrorCode::Internal, "worker lock poisoned"))?;
+        tx.send(cmd)
+            .map_err(|_| DriverError::new(ErrorCode::Internal, "relay worker is gone"))?;
+        w.wake.signal();
+        Ok(())
+    }
+
+    fn wait<T>(&self, rx: Receiver<T>) -> Res<T> {
+        rx.recv_timeout(self.timeout)
+            .map_err(|_| DriverError::new(ErrorCode::Internal, "relay worker did not answer"))
+    }
+
+    fn bind_leg(
+        &self,
+        side: Side,
+        cfg: &LegConfig,
+    ) -> Res<(Vec<UdpSocket>, Vec<SocketAddr>, Vec<SocketAddr>)> {
+        let iface = match side {
+            Side::Meta => &self.config.meta,
+            Side::Pbx => &self.config.pbx,
+        };
+        let mut want: Vec<(IpAddr, IpAddr)> = Vec::new();
+        if matches!(cfg.family, Family::Ipv4 | Family::Dual) {
+            if let Some(ip) = iface.ipv4 {
+                want.push((ip.into(), iface.advertise_ipv4.unwrap_or(ip).into()));
+            }
+        }
+        if matches!(cfg.family, Family::Ipv6 | Family::Dual) {
+            if let Some(ip) = iface.ipv6 {
+                want.push((ip.into(), iface.advertise_ipv6.unwrap_or(ip).into()));
+            }
+        }
+        if want.is_empty() {
+            return Err(DriverError::new(
+                ErrorCode::NoResources,
+                format!(
+                    "no {:?} address configured for the {side:?} side",
+                    cfg.family
+                ),
+            ));
+        }
+        let mut socks = Vec::new();
+        let mut addrs = Vec::new();
+        let mut adv = Vec::new();
+        let mut pool = self
+            .ports
+            .lock()
+            .map_err(|_| DriverError::new(ErrorCode::Internal, "port pool poisoned"))?;
+        for (ip, adv_ip) in want {
+            let s = pool.bind(ip)?;
+            let a = s
+                .local_addr()
+                .map_err(|e| DriverError::new(ErrorCode::Internal, e.to_string()))?;
+            s.set_nonblocking(true)
+                .map_err(|e| DriverError::new(ErrorCode::Internal, e.to_string()))?;
+            sys::set_buffers(s.as_raw_fd(), self.config.socket_buffer);
+            addrs.push(a);
+            adv.push(SocketAddr::new(adv_ip, a.port()));
+            socks.push(s);
+        }
+        Ok((socks, addrs, adv))
+    }
+
+    /// Opens both legs' sockets and creates the call.
+    pub fn allocate(&self, call_id: &str, meta: &LegConfig, pbx: &LegConfig) -> Res<Allocation> {
+        if call_id.is_empty() || call_id.len() > 256 {
+            return Err(DriverError::new(
+                ErrorCode::BadRequest,
+                "call_id must be 1-256 bytes",
+            ));
+        }
+        let (ms, ma, madv) = self.bind_leg(Side::Meta, meta)?;
+        let (ps, pa, padv) = self.bind_leg(Side::Pbx, pbx)?;
+        let spec = EngineSpec {
+            call_id,
+            meta,
+            pbx,
+            addrs: [&ma, &pa],
+            advertised: [&madv, &padv],
+            media_timeout: Duration::from_secs(self.config.media_timeout_secs.max(1)),
+        };
+        let (engine, [mut mal, mut pal]) = self
+            .factory
+            .create(&spec)
+            .map_err(|e| DriverError::new(ErrorCode::Rejected, e))?;
+        mal.addrs = madv;
+        pal.addrs = padv;
+        let w = self.worker_of(call_id);
+        let (tx, rx) = mpsc::channel();
+        self.send(
+            w,
+            Command::Add {
+                call_id: call_id.to_owned(),
+                socks: [ms, ps],
+                engine,
+                reply: tx,
+            },
+        )?;
+        self.wait(rx)??;
+        Ok(Allocation {
+            call_id: call_id.to_owned(),
+            meta: mal,
+            pbx: pal,
+        })
+    }
+
+    /// Gives the call the remote side's parameters of one or both legs.
+    pub fn update(
+        &self,
+        call_id: &str,
+        meta: Option<RemoteLeg>,
+        pbx: Option<RemoteLeg>,
+    ) -> Res<()> {
+        let w = self.worker_of(call_id);
+        let (tx, rx) = mpsc::channel();
+        self.send(
+            w,
+            Command::Update {
+                call_id: call_id.to_owned(),
+                remote: Box::new([meta, pbx]),
+                reply: tx,
+            },
+        )?;
+        self.wait(rx)?
+    }
+
+    /// Ends the call, closes its sockets and returns its final statistics.
+    pub fn delete(&self, call_id: &str) -> Res<CallStats> {
+        let w = self.worker_of(call_id);
+        let (tx, rx) = mpsc::channel();
+        self.send(
+            w,
+            Command::Delete {
+                call_id: call_id.to_owned(),
+                reply: tx,
+            },
+        )?;
+        self.wait(rx)?
+    }
+
+    /// Statistics of one call.
+    pub fn call_stats(&self, call_id: &str) -> Res<CallStats> {
+        let w = self.worker_of(call_id);
+        let (tx, rx) = mpsc::channel();
+        self.send(
+            w,
+            Command::Stats {
+                call_id: Some(call_id.to_owned()),
+                reply: tx,
+            },
+        )?;
+        let (mut calls, _) = self.wait(rx)?;
+        calls
+            .pop()
+            .ok_or_else(|| DriverError::new(ErrorCode::NotFound, format!("no call {call_id:?}")))
+    }
+
+    /// Totals over every worker and the statistics of every call.
+    pub fn stats(&self) -> Res<(TotalStats, Vec<CallStats>)> {
+        let mut total = TotalStats {
+            workers: self.workers.len(),
+            ..Default::default()
+        };
+        let mut all = Vec::new();
+        for w in &self.workers {
+            let (tx, rx) = mpsc::channel();
+            self.send(
+                w,
+                Command::Stats {
+                    call_id: None,
+                    reply: tx,
+                },
+            )?;
+            let (calls, t) = self.wait(rx)?;
+            total.calls += t.calls;
+            total.calls_started += t.calls_started;
+            total.calls_ended += t.calls_ended;
+            total.stray_drops += t.stray_drops;
+            total.legs.add(&t.legs);
+            all.extend(calls);
+        }
+        Ok((total, all))
+    }
+
+    /// Number of calls currently held.
+    pub fn call_count(&self) -> u64 {
+        self.stats().map(|(t, _)| t.calls).unwrap_or(0)
+    }
+
+    /// Stops the workers (closing every socket) and waits for them.
+    pub fn stop(&self) {
+        for w in &self.workers {
+            let _ = self.send(w, Command::Stop);
+        }
+        for w in &self.workers {
+            if let Ok(mut t) = w.thread.lock() {
+                if let Some(t) = t.take() {
+                    let _ = t.join();
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+const WAKE_TOKEN: u64 = u64::MAX;
+
+struct CallSlot {
+    call_id: String,
+    engine: Box<dyn Engine>,
+    socks: [Vec<UdpSocket>; 2],
+    fds: [[RawFd; 2]; 2],
+    tokens: Vec<usize>,
+    scheduled: Option<Instant>,
+    created: Instant,
+    updated: bool,
+    ended_at: Option<Instant>,
+}
+
+#[derive(Clone, Copy)]
+struct SockEntry {
+    slot: usize,
+    side: Side,
+    idx: usize,
+    fd: RawFd,
+}
+
+struct Worker {
+    epoll: Epoll,
+    wake: Arc<EventFd>,
+    rx: Receiver<Command>,
+    calls: Vec<Option<CallSlot>>,
+    free_calls: Vec<usize>,
+    by_id: HashMap<String, usize>,
+    socks: Vec<Option<SockEntry>>,
+    free_socks: Vec<usize>,
+    timers: BinaryHeap<std::cmp::Reverse<(Instant, usize)>>,
+    recv: RecvBatch,
+    send: SendBatch,
+    send_failures: u64,
+    stray_drops: u64,
+    ended_legs: LegStats,
+    started: u64,
+    finished: u64,
+    linger: Duration,
+    next_housekeeping: Instant,
+}
+
+impl Worker {
+    fn new(epoll: Epoll, wake: Arc<EventFd>, rx: Receiver<Command>, cfg: &RelayConfig) -> Self {
+        Self {
+            epoll,
+            wake,
+            rx,
+            calls: Vec::new(),
+            free_calls: Vec::new(),
+            by_id: HashMap::new(),
+            socks: Vec::new(),
+            free_socks: Vec::new(),
+            timers: BinaryHeap::new(),
+            recv: RecvBatch::new(cfg.batch),
+            send: SendBatch::new(cfg.batch * 2),
+            send_failures: 0,
+            stray_drops: 0,
+            ended_legs: LegStats::default(),
+            started: 0,
+            finished: 0,
+            linger: Duration::from_secs(cfg.linger_secs.max(1)),
+            next_housekeeping: Instant::now(),
+        }
+    }
+
+    fn run(mut self) {
+        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+        loop {
+            let now = Instant::now();
+            let mut deadline = self.next_housekeeping;
+            if let Some(std::cmp::Reverse((t, _))) = self.timers.peek() {
+                deadline = deadline.min(*t);
+            }
+            let wait_ms = deadline
+                .saturating_duration_since(now)
+                .as_micros()
+                .div_ceil(1000)
+                .min(1000) as i32;
+            let n = match self.epoll.wait(&mut events, wait_ms) {
+                Ok(n) => n,
+                Err(e) => {
+                    log::error!("relay worker: epoll_wait failed: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                    0
+                }
+            };
+            let now = Instant::now();
+            let mut commands = false;
+            for ev in &events[..n] {
+                let token = ev.u64;
+                if token == WAKE_TOKEN {
+                    self.wake.drain();
+                    commands = true;
+                    continue;
+                }
+                self.read_socket(token as usize, now);
+            }
+            self.fire_timers(now);
+            if now >= self.next_housekeeping {
+                self.housekeeping(now);
+            }
+            self.flush();
+            if commands && !self.commands(now) {
+                return;
+            }
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.send.is_empty() {
+            self.send_failures += self.send.flush() as u64;
+        }
+    }
+
+    /// One batch per readable socket per loop turn: level-triggered epoll brings busy sockets back, and
+    /// other sockets get their turn meanwhile.
+    fn read_socket(&mut self, token: usize, now: Instant) {
+        let Some(Some(entry)) = self.socks.get(token).copied() else {
+            return;
+        };
+        let got = match self.recv.recv(entry.fd) {
+            Ok(n) => n,
+            Err(e) => {
+                // ICMP errors (port unreachable) surface here; they are no reason to stop.
+                log::debug!("relay: recv on leg socket: {e}");
+                return;
+            }
+        };
+        let Some(Some(call)) = self.calls.get_mut(entry.slot) else {
+            self.stray_drops += got as u64;
+            return;
+        };
+        let mut out = Outbox {
+            batch: &mut self.send,
+            fds: &call.fds,
+            send_failures: &mut self.send_failures,
+        };
+        for i in 0..got {
+            let (data, from, truncated) = self.recv.get(i);
+            match from {
+                Some(from) if !truncated => call
+                    .engine
+                    .on_datagram(now, entry.side, entry.idx, from, data, &mut out),
+                _ => call.engine.count_drop(entry.side),
+            }
+        }
+        reschedule(&mut self.timers, call, entry.slot);
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some(std::cmp::Reverse((t, slot))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(Some(call)) = self.calls.get_mut(slot) else {
+                continue;
+            };
+            if call.scheduled != Some(t) {
+                continue;
+            }
+            call.scheduled = None;
+            if call.engine.next_timeout().is_some_and(|d| d > now) {
+                reschedule(&mut self.timers, call, slot);
+                continue;
+            }
+            let mut out = Outbox {
+                batch: &mut self.send,
+                fds: &call.fds,
+                send_failures: &mut self.send_failures,
+            };
+            call.engine.on_timeout(now, &mut out);
+            if call.ended_at.is_none() {
+                if let Some(reason) = call.engine.ended() {
+                    log::info!("relay: call {} ended: {reason}", call.call_id);
+                    call.ended_at = Some(now);
+                }
+            }
+            reschedule(&mut self.timers, call, slot);
+        }
+    }
+
+    /// Frees calls that ended (or were never updated) longer than `linger` ago: a host that crashed or forgot
+    /// to delete must not leak ports forever.
+    fn housekeeping(&mut self, now: Instant) {
+        self.next_housekeeping = now + Duration::from_secs(1);
+        let mut reap = Vec::new();
+        for call in self.calls.iter().flatten() {
+            let ended = call
+                .ended_at
+                .map(|t| now.saturating_duration_since(t) >= self.linger)
+                .unwrap_or(false);
+            let abandoned =
+                !call.updated && now.saturating_duration_since(call.created) >= self.linger * 2;
+            if ended || abandoned {
+                reap.push(call.call_id.clone());
+            }
+        }
+        for id in reap {
+            log::info!("relay: freeing call {id} (ended or never updated)");
+            self.remove(&id, now);
+        }
+    }
+
+    fn commands(&mut self, now: Instant) -> bool {
+        while let Ok(cmd) = self.rx.try_recv() {
+            match cmd {
+                Command::Add {
+                    call_id,
+                    socks,
+                    engine,
+                    reply,
+                } => {
+                    let _ = reply.send(self.add(call_id, socks, engine, now));
+                }
+                Command::Update {
+                    call_id,
+                    remote,
+                    reply,
+                } => {
+                    let _ = reply.send(self.update(&call_id, remote, now));
+                }
+                Command::Delete { call_id, reply } => {
+                    let r = self.remove(&call_id, now).ok_or_else(|| {
+                        DriverError::new(ErrorCode::NotFound, format!("no call {call_id:?}"))
+                    });
+                    let _ = reply.send(r);
+                }
+                Command::Stats { call_id, reply } => {
+                    let _ = reply.send(self.stats(call_id.as_deref(), now));
+                }
+                Command::Stop => return false,
+            }
+        }
+        true
+    }
+
+    fn add(
+        &mut self,
+        call_id: String,
+        socks: [Vec<UdpSocket>; 2],
+        engine: Box<dyn Engine>,
+        now: Instant,
+    ) -> Res<()> {
+        if self.by_id.contains_key(&call_id) {
+            return Err(DriverError::new(
+                ErrorCode::Exists,
+                format!("call {call_id:?} exists"),
+            ));
+        }
+        let slot = self.free_calls.pop().unwrap_or_else(|| {
+            self.calls.push(None);
+            self.calls.len() - 1
+        });
+        let mut fds = [[-1; 2]; 2];
+        let mut tokens: Vec<usize> = Vec::new();
+        for (side_i, leg) in socks.iter().enumerate() {
+            for (idx, s) in leg.iter().enumerate().take(2) {
+                let fd = s.as_raw_fd();
+                fds[side_i][idx] = fd;
+                let token = self.free_socks.pop().unwrap_or_else(|| {
+                    self.socks.push(None);
+                    self.socks.len() - 1
+                });
+                self.socks[token] = Some(SockEntry {
+                    slot,
+                    side: Side::from_index(side_i),
+                    idx,
+                    fd,
+                });
+                if let Err(e) = self.epoll.add(fd, token as u64) {
+                    self.socks[token] = None;
+                    self.free_socks.push(token);
+                    for t in tokens {
+                        if let Some(Some(en)) = self.socks.get(t).copied() {
+                            let _ = self.epoll.delete(en.fd);
+                        }
+                        self.socks[t] = None;
+                        self.free_socks.push(t);
+                    }
+                    self.free_calls.push(slot);
+                    return Err(DriverError::new(ErrorCode::Internal, format!("epoll: {e}")));
+                }
+                tokens.push(token);
+            }
+        }
+        let mut call = CallSlot {
+            call_id: call_id.clone(),
+            engine,
+            socks,
+            fds,
+            tokens,
+            scheduled: None,
+            created: now,
+            updated: false,
+            ended_at: None,
+        };
+        reschedule(&mut self.timers, &mut call, slot);
+        self.calls[slot] = Some(call);
+        self.by_id.insert(call_id, slot);
+        self.started += 1;
+        Ok(())
+    }
+
+    fn update(
+        &mut self,
+        call_id: &str,
+        remote: Box<[Option<RemoteLeg>; 2]>,
+        now: Instant,
+    ) -> Res<()> {
+        let slot = *self
+            .by_id
+            .get(call_id)
+            .ok_or_else(|| DriverError::new(ErrorCode::NotFound, format!("no call {call_id:?}")))?;
+        let Some(Some(call)) = self.calls.get_mut(slot) else {
+            return Err(DriverError::new(
+                ErrorCode::Internal,
+                "call table out of step",
+            ));
+        };
+        for (i, r) in remote.iter().enumerate() {
+            if let Some(r) = r {
+                call.engine
+                    .update(now, Side::from_index(i), r)
+                    .map_err(|e| DriverError::new(ErrorCode::Rejected, e))?;
+            }
+        }
+        call.updated = true;
+        // Updating may start ICE checks or DTLS: let the engine act now rather than at its old deadline.
+        let mut out = Outbox {
+            batch: &mut self.send,
+            fds: &call.fds,
+            send_failures: &mut self.send_failures,
+        };
+        call.engine.on_timeout(now, &mut out);
+        reschedule(&mut self.timers, call, slot);
+        Ok(())
+    }
+
+    fn remove(&mut self, call_id: &str, now: Instant) -> Option<CallStats> {
+        let slot = self.by_id.remove(call_id)?;
+        let call = self.calls.get_mut(slot)?.take()?;
+        self.free_calls.push(slot);
+        for t in &call.tokens {
+            if let Some(Some(en)) = self.socks.get(*t).copied() {
+                let _ = self.epoll.delete(en.fd);
+            }
+            self.socks[*t] = None;
+            self.free_socks.push(*t);
+        }
+        let mut st = call_stats(&call, now);
+        st.state = match call.engine.ended() {
+            Some(r) => format!("ended: {r}"),
+            None => "deleted".into(),
+        };
+        self.ended_legs.add(&st.meta);
+        self.ended_legs.add(&st.pbx);
+        self.finished += 1;
+        drop(call.socks);
+        Some(st)
+    }
+
+    fn stats(&self, call_id: Option<&str>, now: Instant) -> (Vec<CallStats>, TotalStats) {
+        let mut total = TotalStats {
+            calls: self.by_id.len() as u64,
+            calls_started: self.started,
+            calls_ended: self.finished,
+            ..Default::default()
+        };
+        total.legs = self.ended_legs.clone();
+        total.legs.drops += self.send_failures;
+        total.stray_drops = self.stray_drops;
+        let mut out = Vec::new();
+        match call_id {
+            Some(id) => {
+                if let Some(Some(c)) = self.by_id.get(id).and_then(|s| self.calls.get(*s)) {
+                    out.push(call_stats(c, now));
+                }
+            }
+            None => {
+                for c in self.calls.iter().flatten() {
+                    let s = call_stats(c, now);
+                    total.legs.add(&s.meta);
+                    total.legs.add(&s.pbx);
+                    out.push(s);
+                }
+            }
+        }
+        (out, total)
+    }
+}
+
+fn call_stats(c: &CallSlot, now: Instant) -> CallStats {
+    let state = match (c.engine.ended(), c.updated) {
+        (Some(r), _) => format!("ended: {r}"),
+        (None, true) => "active".into(),
+        (None, false) => "allocated".into(),
+    };
+    CallStats {
+        call_id: c.call_id.clone(),
+        state,
+        age_ms: now.saturating_duration_since(c.created).as_millis() as u64,
+        meta: c.engine.leg_stats(Side::Meta),
+        pbx: c.engine.leg_stats(Side::Pbx),
+    }
+}
+
+/// Arms the call's timer. A deadline that moved later keeps the earlier heap entry (it fires early and is
+/// re-armed then), so busy calls whose deadline slides with every packet push nothing per packet.
+fn reschedule(
+    timers: &mut BinaryHeap<std::cmp::Reverse<(Instant, usize)>>,
+    call: &mut CallSlot,
+    slot: usize,
+) {
+    let Some(next) = call.engine.next_timeout() else {
+        return;
+    };
+    match call.scheduled {
+        Some(armed) if armed <= next => {}
+        _ => {
+            call.scheduled = Some(next);
+            timers.push(std::cmp::Reverse((next, slot)));
+        }
+    }
+}
