@@ -274,6 +274,8 @@ unsafe extern "C" fn mod_init() -> c_int {
     guard(-1, || {
         let _ = log::set_logger(&LOGGER);
         log::set_max_level(log::LevelFilter::Trace);
+        // A panic's message goes to Kamailio's log (stderr may be closed in a daemon); the guard then recovers.
+        std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
         match calls::init() {
             Ok(()) => 0,
             Err(e) => {
