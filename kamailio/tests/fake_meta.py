@@ -150,7 +150,9 @@ def client_ctx(ca):
     return ctx
 
 
-def connect(args, src="127.0.0.1"):
+def connect(args, src=None):
+    if src is None:
+        src = "::1" if ":" in args.host else "127.0.0.1"
     raw = socket.create_connection((args.host, args.port), timeout=10, source_address=(src, 0))
     s = client_ctx(args.ca).wrap_socket(raw, server_hostname=args.server_hostname)
     return Conn(s)
@@ -170,16 +172,17 @@ def user_call(args):
     """Meta -> business call through Kamailio to the PBX (sipp)."""
     c = connect(args)
     lport = c.s.getsockname()[1]
+    lhost = "[::1]" if ":" in args.host else "127.0.0.1"
     callid = "wa-" + rand(16)
     ftag = rand(8)
     branch = "z9hG4bK" + rand(12)
     number = args.number
     ruri = f"sip:{number};tgrp=wacall;trunk-context=byoc.example.com@{args.server_hostname}"
-    via = f"SIP/2.0/TLS 127.0.0.1:{lport};branch={branch};alias"
+    via = f"SIP/2.0/TLS {lhost}:{lport};branch={branch};alias"
     sdp = meta_offer("127.0.0.1", 40500)
     frm = f'"12145551869" <sip:+12145551869@wa.meta.vc>;tag={ftag}'
     to = f"<sip:{number}@{args.server_hostname}>"
-    contact = f"<sip:+12145551869@127.0.0.1:{lport};transport=tls;ob>;isfocus"
+    contact = f"<sip:+12145551869@{lhost}:{lport};transport=tls;ob>;isfocus"
     inv = build(
         f"INVITE {ruri} SIP/2.0",
         [
@@ -225,7 +228,7 @@ def user_call(args):
     rhdr = [("Route", r) for r in reversed(routes)]
     ack = build(
         f"ACK {target} SIP/2.0",
-        [("Via", f"SIP/2.0/TLS 127.0.0.1:{lport};branch=z9hG4bK{rand(12)};alias")]
+        [("Via", f"SIP/2.0/TLS {lhost}:{lport};branch=z9hG4bK{rand(12)};alias")]
         + rhdr
         + [("Max-Forwards", "70"), ("From", frm), ("To", to_tag), ("Call-ID", callid), ("CSeq", "31159 ACK")],
     )
@@ -233,7 +236,7 @@ def user_call(args):
     time.sleep(0.5)
     bye = build(
         f"BYE {target} SIP/2.0",
-        [("Via", f"SIP/2.0/TLS 127.0.0.1:{lport};branch=z9hG4bK{rand(12)};alias")]
+        [("Via", f"SIP/2.0/TLS {lhost}:{lport};branch=z9hG4bK{rand(12)};alias")]
         + rhdr
         + [
             ("Max-Forwards", "70"),

@@ -82,13 +82,13 @@ cp "$TMP/numbers.good" "$TMP/numbers.txt"
 PY=(python3 "$HERE/fake_meta.py" --port 15061 --ca "$TMP/cert.pem" --server-hostname sip.example.test)
 
 user_call() {
-    local tag="$1"
+    local tag="$1" host="${2:-127.0.0.1}"
     sipp -sf "$HERE/pbx_uas.xml" -i 127.0.0.1 -p 15070 -m 1 -timeout 25s -timeout_error -nostdin \
         -trace_err -error_file "$TMP/uas_$tag.err" >"$TMP/uas_$tag.log" 2>&1 &
     local sp=$!
     PIDS+=("$sp")
     wait_port udp 15070
-    "${PY[@]}" call >"$TMP/meta_call_$tag.log" 2>&1
+    "${PY[@]}" --host "$host" call >"$TMP/meta_call_$tag.log" 2>&1
     local prc=$?
     sed 's/^/#   /' "$TMP/meta_call_$tag.log"
     wait "$sp"
@@ -142,6 +142,7 @@ hostile() {
 t "hostile and malformed input gets clean SIP errors" hostile
 t "kamailio still up after hostile input" alive
 t "user-initiated call still works after hostile input" user_call second
+t "user-initiated call from Meta over IPv6 (TLS [::1]:15061, ACL ::1)" user_call ipv6 ::1
 
 kamcmd -s "$CTL" wacall.stats >"$TMP/stats.out" 2>&1
 sed 's/^/#   /' "$TMP/stats.out"
