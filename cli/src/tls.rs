@@ -218,10 +218,25 @@ fn resolve(opts: &CheckTlsOptions) -> Result<Vec<SocketAddr>, CliError> {
         }
         None => (opts.host.clone(), opts.port),
     };
-    let addrs: Vec<SocketAddr> = (what.as_str(), port)
-        .to_socket_addrs()
-        .map_err(|e| CliError::Network(format!("cannot resolve {what}: {e}")))?
-        .collect();
+    // getaddrinfo has no timeout of its own and can hang on a broken resolver: run it on a thread we stop waiting for.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = what.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(
+            (name.as_str(), port)
+                .to_socket_addrs()
+                .map(|a| a.collect::<Vec<_>>()),
+        );
+    });
+    let addrs: Vec<SocketAddr> = match rx.recv_timeout(opts.timeout) {
+        Ok(r) => r.map_err(|e| CliError::Network(format!("cannot resolve {what}: {e}")))?,
+        Err(_) => {
+            return Err(CliError::Network(format!(
+                "cannot resolve {what}: no answer from the resolver within {} s",
+                opts.timeout.as_secs_f32()
+            )))
+        }
+    };
     if addrs.is_empty() {
         return Err(CliError::Network(format!("{what} resolves to no address")));
     }
@@ -324,8 +339,23 @@ pub fn check(opts: &CheckTlsOptions) -> Result<TlsReport, CliError> {
         .map(|s| format!("{:?}", s.suite()));
 
     let verdict = verifier.verdict.lock().ok().and_then(|mut v| v.take());
+    let name_error = matches!(
+        verdict,
+        Some(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+        ))
+    );
     if let Some(err) = verdict {
         rejects.push(explain_cert_error(&err, &opts.host, &chain));
+    }
+    if let Some(leaf) = chain.first() {
+        if !name_error && leaf.dns_names.is_empty() && leaf.ip_addresses.is_empty() {
+            rejects.push(
+                "the certificate has no subjectAltName: Meta checks the hostname against the DNS names in \
+                 subjectAltName, the CN alone does not count"
+                    .into(),
+            );
+        }
     }
     if handshake_ok {
         conn.send_close_notify();
@@ -410,6 +440,22 @@ fn handshake_error(e: &std::io::Error) -> String {
 
 fn explain_cert_error(err: &rustls::Error, host: &str, chain: &[CertInfo]) -> String {
     let leaf = chain.first();
+    let lone_self_signed = chain.len() == 1 && leaf.is_some_and(|l| l.self_signed);
+    let ca_as_leaf = matches!(err, rustls::Error::InvalidCertificate(CertificateError::Other(o)) if format!("{o:?}").contains("CaUsedAsEndEntity"));
+    if lone_self_signed
+        && (ca_as_leaf
+            || matches!(
+                err,
+                rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)
+            ))
+    {
+        return unknown_issuer(chain);
+    }
+    if ca_as_leaf {
+        return "the server certificate is a CA certificate (basicConstraints CA:TRUE), not a server certificate; \
+                Meta refuses it"
+            .into();
+    }
     match err {
         rustls::Error::InvalidCertificate(ce) => match ce {
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => format!(
