@@ -333,6 +333,8 @@ def serve(args):
                     check("a=crypto" not in body and "PCMU" not in body, "offer to Meta has no crypto and no PCMU")
                     check(uri_of(hget(hdrs, "From") or "").endswith("@" + args.server_hostname),
                           "From domain is server_hostname")
+                    check(uri_of(hget(hdrs, "To") or "") == f"sip:{args.callee}@{args.meta_domain}",
+                          f"To URI matches the R-URI's user@host ({uri_of(hget(hdrs, 'To') or '')})")
                     c.send(reply(hdrs, 100, "Trying"))
                     ch = [
                         ("Proxy-Authenticate", f'Digest realm="{args.meta_domain}",nonce="{nonce}",opaque="{opaque}",algorithm=SHA-256,qop="auth"'),

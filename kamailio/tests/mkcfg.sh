@@ -21,7 +21,7 @@ sed -e "s|!WACALL_PBX_HOSTPORT!10.0.0.5:5060!g|!WACALL_PBX_HOSTPORT!127.0.0.1:15
     -e "s|^log_stderror=no|log_stderror=yes|" \
     -e "s|^loadmodule \"wacall.so\"|loadmodule \"$so\"|" \
     -e "s|/etc/kamailio/wacall-cert.pem|$dir/cert.pem|" -e "s|/etc/kamailio/wacall-key.pem|$dir/key.pem|" \
-    -e "s|\"server_hostname\", \"sip.example.com\"|\"server_hostname\", \"sip.example.test\"|" \
+    -e "s|!WACALL_HOSTNAME!sip.example.com!g|!WACALL_HOSTNAME!sip.example.test!g|" \
     -e "$number_rule" \
     -e "s|^modparam(\"wacall\", \"meta_acl\".*|modparam(\"wacall\", \"meta_acl\", \"127.0.0.1/32, ::1\")|" \
     -e "s|^modparam(\"wacall\", \"relay_address\".*|modparam(\"wacall\", \"relay_address\", \"127.0.0.1\")|" \
