@@ -100,7 +100,7 @@ user_call() {
 t "user-initiated call: Meta (TLS) -> wacall -> PBX (sipp UDP), user params + SDES, 200 DTLS, ACK, BYE" user_call first
 
 biz_call() {
-    "${PY[@]}" server --listen 15062 --cert "$TMP/cert.pem" --key "$TMP/key.pem" --timeout 25 >"$TMP/meta_srv.log" 2>&1 &
+    "${PY[@]}" server "$@" --listen 15062 --cert "$TMP/cert.pem" --key "$TMP/key.pem" --timeout 25 >"$TMP/meta_srv.log" 2>&1 &
     local mp=$!
     PIDS+=("$mp")
     wait_port tcp 15062
@@ -115,6 +115,16 @@ biz_call() {
 }
 
 t "business-initiated call: PBX (sipp) -> wacall -> Meta: R-URI, 407 SHA-256+MD5 answered with SHA-256, 200, ACK, BYE" biz_call
+
+sdes_number() {
+    printf '+12195550714;password=s3cret-pass;srtp=SDES;params=tgrp=wacall&trunk-context=byoc.example.com\n' >"$TMP/numbers.txt"
+    kamcmd -s "$CTL" wacall.reload | grep -q 'reloaded 1 numbers' && biz_call --sdes
+    local rc=$?
+    cp "$TMP/numbers.good" "$TMP/numbers.txt"
+    kamcmd -s "$CTL" wacall.reload >/dev/null
+    return $rc
+}
+t "business-initiated call for an srtp=SDES number (after wacall.reload): SDES offer to Meta, Meta's SDES answer mapped" sdes_number
 
 biz_refused() {
     "${PY[@]}" server --listen 15062 --cert "$TMP/cert.pem" --key "$TMP/key.pem" --timeout 8 --always-407 >"$TMP/meta_refuse.log" 2>&1 &
