@@ -358,6 +358,18 @@ pub fn check(opts: &CheckTlsOptions) -> Result<TlsReport, CliError> {
         }
     }
     if handshake_ok {
+        // In TLS 1.3 a server that insists on a client certificate says so only after our Finished: listen briefly
+        // for that alert, since Meta sends no client certificate unless mutual TLS was arranged.
+        let _ = sock.set_read_timeout(Some(opts.timeout.min(Duration::from_millis(700))));
+        if let Err(e) = conn.complete_io(&mut sock) {
+            if let Some(rustls::Error::AlertReceived(a)) =
+                e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+            {
+                if !matches!(a, rustls::AlertDescription::CloseNotify) {
+                    rejects.push(handshake_error(&e));
+                }
+            }
+        }
         conn.send_close_notify();
         let _ = conn.complete_io(&mut sock);
         let _ = sock.flush();
@@ -421,7 +433,10 @@ fn handshake_error(e: &std::io::Error) -> String {
                     "no common cipher suite or the server demands a client certificate; Meta offers modern ECDHE AEAD \
                      suites (TLS 1.2/1.3) and, by default, no client certificate"
                 }
-                "CertificateRequired" => "the server demands a client certificate; Meta sends none unless mutual TLS was arranged with Meta",
+                "CertificateRequired" | "BadCertificate" => {
+                    "the server demands a client certificate; Meta sends none unless mutual TLS was arranged with \
+                     Meta (then from client.sip.fbclientcerts.com)"
+                }
                 _ => "the server aborted the handshake",
             };
             format!("TLS handshake failed: server sent alert {a}: {why}")

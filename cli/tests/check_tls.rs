@@ -66,13 +66,34 @@ fn leaf(
 
 /// A TLS server for one connection at a time, on an ephemeral port; lives until the test process ends.
 fn serve(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> SocketAddr {
+    serve_with(chain, key, None)
+}
+
+/// Same, optionally demanding a client certificate issued by `client_ca`.
+fn serve_with(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_ca: Option<CertificateDer<'static>>,
+) -> SocketAddr {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .expect("server cert");
+        .expect("versions");
+    let builder = match client_ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca).expect("client ca");
+            let v = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .expect("client verifier");
+            builder.with_client_cert_verifier(v)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let cfg = builder.with_single_cert(chain, key).expect("server cert");
     let cfg = Arc::new(cfg);
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = l.local_addr().expect("addr");
@@ -434,4 +455,20 @@ fn unresolvable_host_is_a_clear_error() {
         o.stderr
     );
     assert!(t.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn server_demanding_client_certificate_is_rejected() {
+    let dir = scratch("tls-mtls");
+    let root = ca("wacall test root");
+    let ca_pem = write_pem(&dir, "ca.pem", root.pem());
+    let l = leaf(&[HOST], -1, 90, Some(&root));
+    let addr = serve_with(vec![l.der], l.key, Some(root.der().clone()));
+    let o = check(addr, &ca_pem, HOST);
+    assert_eq!(o.code, 1, "{}", o.stdout);
+    assert!(
+        rejects(&o).contains("client certificate"),
+        "{}",
+        rejects(&o)
+    );
 }
