@@ -696,3 +696,22 @@ fn media_complete_call_is_clean() {
     assert_eq!(o.code, 0, "{}", o.stdout);
     assert!(findings(&o).is_empty(), "{}", o.stdout);
 }
+
+#[test]
+fn meta_refusals_are_explained() {
+    let o = diagnose("broken-meta-refusals.txt", &[]);
+    let f = findings(&o);
+    assert!(
+        has(&f, "digest", "warning", 1),
+        "digest uri vs To URI: {f:?}"
+    );
+    assert!(has(&f, "403-auth-uri", "error", 2), "{f:?}");
+    assert!(has(&f, "final-response", "info", 4), "{f:?}");
+    assert!(has(&f, "sdp-refused", "error", 6), "{f:?}");
+    assert!(has(&f, "business-refused", "warning", 8), "{f:?}");
+    assert!(
+        o.stdout.contains("tgrp"),
+        "the 404 hint names Meta's user parameters: {}",
+        o.stdout
+    );
+}
