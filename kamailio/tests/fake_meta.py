@@ -315,7 +315,15 @@ def serve(args):
             if method == "INVITE":
                 state["invites"] += 1
                 ruri = start.split()[1]
+                cseq = int((hget(hdrs, "CSeq") or "0").split()[0])
+                if args.always_407:
+                    # A wrong password as Meta sees it: every INVITE is challenged again.
+                    c.send(reply(hdrs, 407, "Proxy Authentication Required", [
+                        ("Proxy-Authenticate", f'Digest realm="{args.meta_domain}",nonce="{rand(16)}",algorithm=SHA-256,qop="auth"'),
+                    ], to_tag=rand(8)))
+                    continue
                 if state["invites"] == 1:
+                    state["cseq"] = cseq
                     check(ruri == expect_ruri, f"Meta sees R-URI {ruri} (want {expect_ruri})")
                     check("UDP/TLS/RTP/SAVPF" in body and "a=setup:actpass" in body and "a=fingerprint:sha-256" in body,
                           "offer to Meta is DTLS (UDP/TLS/RTP/SAVPF, setup:actpass, fingerprint)")
@@ -329,6 +337,7 @@ def serve(args):
                     ]
                     c.send(reply(hdrs, 407, "Proxy Authentication Required", ch, to_tag=rand(8)))
                 else:
+                    check(cseq == state.get("cseq", -1) + 1, f"retried INVITE has CSeq+1 ({cseq})")
                     pa = hget(hdrs, "Proxy-Authorization")
                     ok = check(pa is not None, "retried INVITE carries Proxy-Authorization")
                     if ok:
@@ -351,7 +360,12 @@ def serve(args):
                     ], meta_answer("127.0.0.1", 40600), to_tag=to_tag))
             elif method == "ACK":
                 state["ack"] = state.get("ack", 0) + 1
+                if state["invites"] == 2 and not args.always_407:
+                    ack_cseq = int((hget(hdrs, "CSeq") or "0").split()[0])
+                    check(ack_cseq == state.get("cseq", 0) + 1, f"ACK for the 200 has the re-sent INVITE's CSeq ({ack_cseq})")
             elif method == "BYE":
+                bye_cseq = int((hget(hdrs, "CSeq") or "0").split()[0])
+                check(bye_cseq > state.get("cseq", 0) + 1, f"BYE CSeq {bye_cseq} above the re-sent INVITE's")
                 c.send(reply(hdrs, 200, "OK"))
                 check(True, "BYE from the business reached Meta")
                 state["done"] = True
@@ -385,6 +399,9 @@ def serve(args):
                 continue
             except ssl.SSLError:
                 continue
+    if args.always_407:
+        check(state["invites"] == 2, f"refused credentials: one retry only, no loop ({state['invites']} INVITEs)")
+        return
     check(state["invites"] == 2, f"Meta got exactly 2 INVITEs (challenge + authenticated), got {state['invites']}")
     check(state.get("ack", 0) >= 1, "ACK for the 200 reached Meta")
     check(state["done"], "call ended with BYE")
@@ -472,6 +489,7 @@ def main():
     ap.add_argument("--callee", default="+14155550100")
     ap.add_argument("--password", default="s3cret-pass")
     ap.add_argument("--timeout", type=float, default=30)
+    ap.add_argument("--always-407", action="store_true", help="server: challenge every INVITE (wrong password)")
     a = ap.parse_args()
     {"call": user_call, "server": serve, "hostile": hostile}[a.mode](a)
     sys.exit(1 if FAILS else 0)
