@@ -210,6 +210,26 @@ fn roots(opts: &CheckTlsOptions) -> Result<RootCertStore, CliError> {
     Ok(roots)
 }
 
+/// Verifies the chain the server sent against the public roots alone (None when there is no chain).
+fn verify_with_public_roots(
+    conn: &ClientConnection,
+    host: &str,
+) -> Option<Result<(), rustls::Error>> {
+    let certs = conn.peer_certificates()?;
+    let (leaf, intermediates) = certs.split_first()?;
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let v = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .ok()?;
+    let name = ServerName::try_from(host.to_string()).ok()?;
+    Some(
+        v.verify_server_cert(leaf, intermediates, &name, &[], UnixTime::now())
+            .map(|_| ()),
+    )
+}
+
 fn resolve(opts: &CheckTlsOptions) -> Result<Vec<SocketAddr>, CliError> {
     let (what, port) = match &opts.connect {
         Some(c) => {
@@ -347,6 +367,15 @@ pub fn check(opts: &CheckTlsOptions) -> Result<TlsReport, CliError> {
     );
     if let Some(err) = verdict {
         rejects.push(explain_cert_error(&err, &opts.host, &chain));
+    } else if !opts.ca_files.is_empty() {
+        // Accepted, but maybe only because of --ca-file: Meta has only the public roots.
+        if let Some(Err(_)) = verify_with_public_roots(&conn, &opts.host) {
+            warnings.push(
+                "the chain verifies only thanks to --ca-file: Meta trusts public CAs only (Mozilla's list), so Meta \
+                 would reject this certificate; fine for a lab, not for production"
+                    .into(),
+            );
+        }
     }
     if let Some(leaf) = chain.first() {
         if !name_error && leaf.dns_names.is_empty() && leaf.ip_addresses.is_empty() {

@@ -189,7 +189,30 @@ fn good_certificate_is_accepted() {
     );
     let days = j["chain"][0]["days_left"].as_i64().unwrap_or(-1);
     assert!((88..=90).contains(&days), "days_left {days}");
-    assert!(j["warnings"].as_array().is_some_and(|w| w.is_empty()));
+    // The private test CA is trusted only through --ca-file, and the report says Meta would not trust it.
+    let w = j["warnings"].to_string();
+    assert!(w.contains("only thanks to --ca-file"), "{w}");
+    assert_eq!(j["warnings"].as_array().map(|a| a.len()), Some(1), "{w}");
+
+    // --no-public-roots changes nothing about what Meta trusts: the warning stays.
+    let o = wacall(&[
+        "--json",
+        "check-tls",
+        &format!("{HOST}:{}", addr.port()),
+        "--connect",
+        &addr.to_string(),
+        "--ca-file",
+        &ca_pem,
+        "--no-public-roots",
+    ]);
+    assert_eq!(o.code, 0);
+    assert!(
+        o.json()["warnings"]
+            .as_array()
+            .is_some_and(|w| w.is_empty()),
+        "{}",
+        o.stdout
+    );
 
     // The text form says it plainly.
     let target = format!("{HOST}:{}", addr.port());
