@@ -65,6 +65,8 @@ pub struct TlsReport {
     pub protocol: Option<String>,
     pub cipher_suite: Option<String>,
     pub chain: Vec<CertInfo>,
+    /// Trust anchors the verdict was reached with.
+    pub trust: String,
     pub meta_accepts: bool,
     /// Reasons Meta would refuse the connection.
     pub rejects: Vec<String>,
@@ -445,6 +447,11 @@ pub fn check(opts: &CheckTlsOptions) -> Result<TlsReport, CliError> {
         protocol,
         cipher_suite,
         meta_accepts: rejects.is_empty(),
+        trust: match (opts.ca_files.is_empty(), opts.no_public_roots) {
+            (true, _) => "public roots (webpki-roots), as Meta".to_string(),
+            (false, false) => "public roots + --ca-file".to_string(),
+            (false, true) => "--ca-file only".to_string(),
+        },
         chain,
         rejects,
         warnings,
