@@ -52,23 +52,13 @@ pub(super) fn check_media(call: &Call<'_>, ctx: &mut Ctx<'_>) {
     if ctx.media.is_empty() {
         return;
     }
-    let Some(invite) = call
-        .msgs
-        .iter()
-        .find(|m| m.method() == Some("INVITE") && m.to_tag().is_none())
+    let (Some(invite), Some(ok)) = (call.initial_invite(), call.answers().into_iter().next())
     else {
         return;
     };
-    let Some(ok) = call.msgs.iter().find(|m| {
-        m.cseq_method() == "INVITE"
-            && m.code().is_some_and(|c| (200..300).contains(&c))
-            && m.index > invite.index
-    }) else {
-        return;
-    };
     let meta_sdp = match call.caller_is_business {
-        Some(false) => *invite,
-        Some(true) => *ok,
+        Some(false) => invite,
+        Some(true) => ok,
         None => return,
     };
     let Ok(sdp) = wacall::sdp::Sdp::parse(&meta_sdp.body) else {

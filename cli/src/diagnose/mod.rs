@@ -133,6 +133,33 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// The first INVITE without a To tag: the one that set up the call.
+    fn initial_invite(&self) -> Option<&'a Message> {
+        self.msgs
+            .iter()
+            .find(|m| m.method() == Some("INVITE") && m.to_tag().is_none())
+            .copied()
+    }
+
+    /// The 2xx answers to initial INVITEs (the authenticated retry has another CSeq); re-INVITE answers do not
+    /// count.
+    fn answers(&self) -> Vec<&'a Message> {
+        let initial: Vec<u32> = self
+            .msgs
+            .iter()
+            .filter(|m| m.method() == Some("INVITE") && m.to_tag().is_none())
+            .filter_map(|m| m.cseq().map(|c| c.0))
+            .collect();
+        self.msgs
+            .iter()
+            .filter(|m| {
+                m.cseq_method() == "INVITE" && m.code().is_some_and(|c| (200..300).contains(&c))
+            })
+            .filter(|m| m.cseq().is_some_and(|c| initial.contains(&c.0)))
+            .copied()
+            .collect()
+    }
+
     /// Whether the side that sent the request (for a response: the request it answers) is the business.
     fn requester_is_business(&self, m: &Message) -> Option<bool> {
         if let (Some(ct), Some(cb), Some(ft)) =
