@@ -715,3 +715,13 @@ fn meta_refusals_are_explained() {
         o.stdout
     );
 }
+
+#[test]
+fn offer_details_suite_fingerprint_hash_and_to_uri() {
+    let f = findings(&diagnose("broken-offers.txt", &[]));
+    assert!(has(&f, "sdes-suite", "error", 1), "{f:?}");
+    assert!(has(&f, "to-uri", "warning", 1), "{f:?}");
+    assert!(has(&f, "dtls-fingerprint-hash", "warning", 2), "{f:?}");
+    // Session-level fingerprint counts as present.
+    assert!(!has(&f, "dtls-fingerprint", "error", 2), "{f:?}");
+}

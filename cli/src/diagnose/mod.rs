@@ -471,6 +471,29 @@ fn check_business_request(
         }
         if to_meta {
             check_from_domain(m, ctx);
+            // Meta compares the To URI with the digest uri, which must be the R-URI: keep them on one target.
+            let to = m.header("to").and_then(|t| uri_parts(header_uri(t)));
+            if let (Some(u), Some(t)) = (&rparts, &to) {
+                let ru = u.user.as_deref().map(user_number);
+                let tu = t.user.as_deref().map(user_number);
+                if ru != tu || u.host != t.host {
+                    ctx.add(
+                        Severity::Warning,
+                        m,
+                        "to-uri",
+                        format!(
+                            "To URI {}@{} differs from the Request-URI {}@{}",
+                            tu.unwrap_or(""),
+                            t.host,
+                            ru.unwrap_or(""),
+                            u.host
+                        ),
+                        "Meta checks the digest uri (the Request-URI) against the To URI and has answered 403 'Proxy \
+                         auth uri does not match SIP \"to\" uri'",
+                        "send the same +E.164 user and host wa.meta.vc in To and Request-URI",
+                    );
+                }
+            }
         }
     }
 
