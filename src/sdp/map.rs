@@ -820,6 +820,7 @@ impl Offer {
     fn from_meta(text: &str) -> Result<Offer> {
         Offer::parse(
             text,
+            "Meta's offer",
             "audio section in Meta's offer",
             Kind::Rtp,
             "opus in Meta's offer",
@@ -848,11 +849,8 @@ impl Offer {
         let doc = Doc::parse(text, who)?;
         let kind = doc.kind()?;
         if kind == refused {
-            return Err(Error::Unsupported(format!(
-                "{} in {}",
-                sanitize(&doc.proto),
-                &who[17..]
-            )));
+            let proto = sanitize(&doc.proto);
+            return Err(Error::Unsupported(format!("{proto} in {side}")));
         }
         let codecs = doc.codecs(opus)?;
         Ok(Offer { doc, kind, codecs })
