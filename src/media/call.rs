@@ -33,7 +33,7 @@ use std::collections::VecDeque;
 
 use crate::media::dtls::{DtlsEndpoint, DtlsError, DtlsState};
 use crate::media::ice::{IceAgent, IceEvent};
-use crate::media::leg::{Leg, LegConfig, LegId, LegMode, LegStats, RemoteLeg};
+use crate::media::leg::{Leg, LegConfig, LegId, LegMode, LegStats, RemoteLeg, DTLS_LINGER};
 use crate::media::rtp::{self, PacketKind, RtpHeader, SenderInfo};
 use crate::media::srtp::{SrtpError, SrtpSession, SRTCP_MAX_TRAILER};
 use crate::media::Error;
@@ -793,6 +793,7 @@ impl Call {
                     DtlsState::Connected if l.srtp.is_none() => {
                         if let Some(k) = d.take_keys() {
                             out.event(CallEvent::DtlsConnected { leg });
+                            l.dtls_done_at = Some(now);
                             match SrtpSession::new(&k.local, &k.remote) {
                                 Ok(s) => l.srtp = Some(s),
                                 Err(e) => fail = Some(FailReason::Srtp(e.to_string())),
@@ -862,6 +863,11 @@ impl Call {
             if let Some(d) = &mut l.dtls {
                 d.handle_timeout(now);
             }
+            // The SSL object costs tens of KB per call; once keys exist it is only needed for a short while.
+            if l.dtls_done_at.is_some_and(|t| now >= t + DTLS_LINGER) && l.srtp.is_some() {
+                l.dtls = None;
+                l.dtls_done_at = None;
+            }
         }
         self.progress_due = None;
         self.progress(now, out);
@@ -929,6 +935,7 @@ impl Call {
         for l in &self.legs {
             consider(l.ice.as_ref().and_then(|a| a.poll_timeout()));
             consider(l.dtls.as_ref().and_then(|d| d.poll_timeout()));
+            consider(l.dtls_done_at.map(|t| t + DTLS_LINGER));
             consider(l.rtcp_next);
             consider(match (l.last_media_in, l.ready_at) {
                 (Some(t), _) => Some(t + self.timing.media_timeout_mid),
