@@ -732,3 +732,21 @@ fn memory_per_call() {
         N
     );
 }
+
+/// The host may choose our SDES key after the call exists (`set_local_sdes_key`): media then uses that key.
+#[test]
+fn local_sdes_key_set_later() {
+    let mut w = world(MetaMode::Sdes, CallTiming::default(), None);
+    let new_key = SrtpKeyMaterial::random(SrtpProfile::AesCm128HmacSha1_80).unwrap();
+    w.call
+        .set_local_sdes_key(LegId::Pbx, new_key.clone())
+        .unwrap();
+    // Media toward the PBX is now protected with the new key, which the test PBX (still on the old one) rejects.
+    w.run(Duration::from_millis(500), false, true);
+    assert!(
+        w.pbx.received().is_empty(),
+        "old PBX peer keys no longer match"
+    );
+    assert!(w.pbx.stats.rejected > 0);
+    assert!(w.call.set_local_sdes_key(LegId::Meta, new_key).is_ok());
+}

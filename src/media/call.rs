@@ -35,7 +35,7 @@ use crate::media::dtls::{DtlsEndpoint, DtlsError, DtlsState};
 use crate::media::ice::{IceAgent, IceEvent};
 use crate::media::leg::{Leg, LegConfig, LegId, LegMode, LegStats, RemoteLeg, DTLS_LINGER};
 use crate::media::rtp::{self, PacketKind, RtpHeader, SenderInfo};
-use crate::media::srtp::{SrtpError, SrtpSession, SRTCP_MAX_TRAILER};
+use crate::media::srtp::{SrtpError, SrtpKeyMaterial, SrtpSession, SRTCP_MAX_TRAILER};
 use crate::media::Error;
 
 /// Timers and limits of a call.
@@ -434,6 +434,20 @@ impl Call {
         l.remote = Some(remote);
         l.remote_set_at = Some(now);
         self.progress_due = Some(now);
+        Ok(())
+    }
+
+    /// Replaces our SDES key on `leg` (when the SDP mapper, not the relay, chose the key we announced). Takes
+    /// effect at once: if the peer's key is known the SRTP session is rebuilt.
+    pub fn set_local_sdes_key(&mut self, leg: LegId, key: SrtpKeyMaterial) -> Result<(), Error> {
+        let l = &mut self.legs[leg.index()];
+        if l.local.mode != LegMode::Sdes {
+            return Err(Error::Config(format!("{leg:?} leg is not SDES")));
+        }
+        if let Some(rk) = l.remote.as_ref().and_then(|r| r.sdes_key.as_ref()) {
+            l.srtp = Some(SrtpSession::new(&key, rk)?);
+        }
+        l.local.sdes_key = Some(key);
         Ok(())
     }
 
