@@ -6,6 +6,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -176,6 +177,8 @@ pub struct Driver {
     ports: Mutex<PortPool>,
     factory: Box<dyn EngineFactory>,
     timeout: Duration,
+    /// Calls held by all workers (kept by the workers, read by `ping` without asking them).
+    calls: Arc<AtomicU64>,
 }
 
 impl Driver {
@@ -195,12 +198,13 @@ impl Driver {
             config.workers
         };
         let mut workers = Vec::with_capacity(n);
+        let calls = Arc::new(AtomicU64::new(0));
         for i in 0..n {
             let (tx, rx) = mpsc::channel();
             let wake = Arc::new(EventFd::new()?);
             let epoll = Epoll::new()?;
             epoll.add(wake.raw(), WAKE_TOKEN)?;
-            let w = Worker::new(epoll, wake.clone(), rx, &config);
+            let w = Worker::new(epoll, wake.clone(), rx, &config, calls.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("wacall-relay-{i}"))
                 .spawn(move || w.run())?;
@@ -221,6 +225,7 @@ impl Driver {
             ports,
             factory,
             timeout: Duration::from_secs(2),
+            calls,
         })
     }
 
@@ -423,7 +428,7 @@ impl Driver {
 
     /// Number of calls currently held.
     pub fn call_count(&self) -> u64 {
-        self.stats().map(|(t, _)| t.calls).unwrap_or(0)
+        self.calls.load(Ordering::Relaxed)
     }
 
     /// Stops the workers (closing every socket) and waits for them.
@@ -488,10 +493,17 @@ struct Worker {
     finished: u64,
     linger: Duration,
     next_housekeeping: Instant,
+    calls_gauge: Arc<AtomicU64>,
 }
 
 impl Worker {
-    fn new(epoll: Epoll, wake: Arc<EventFd>, rx: Receiver<Command>, cfg: &RelayConfig) -> Self {
+    fn new(
+        epoll: Epoll,
+        wake: Arc<EventFd>,
+        rx: Receiver<Command>,
+        cfg: &RelayConfig,
+        calls_gauge: Arc<AtomicU64>,
+    ) -> Self {
         Self {
             epoll,
             wake,
@@ -511,6 +523,7 @@ impl Worker {
             finished: 0,
             linger: Duration::from_secs(cfg.linger_secs.max(1)),
             next_housekeeping: Instant::now(),
+            calls_gauge,
         }
     }
 
@@ -751,6 +764,7 @@ impl Worker {
         self.calls[slot] = Some(call);
         self.by_id.insert(call_id, slot);
         self.started += 1;
+        self.calls_gauge.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -808,6 +822,7 @@ impl Worker {
         self.ended_legs.add(&st.meta);
         self.ended_legs.add(&st.pbx);
         self.finished += 1;
+        self.calls_gauge.fetch_sub(1, Ordering::Relaxed);
         drop(call.socks);
         Some(st)
     }

@@ -218,8 +218,6 @@ impl Engine for PlainEngine {
         }
         let leg = &mut self.legs[i];
         leg.last_in = Some(now);
-        leg.stats.state = "active".into();
-        leg.stats.remote = leg.latch.latched.map(|a| a.to_string());
         if kind == Kind::Rtp {
             leg.stats.rtp_in += 1;
         } else {
@@ -265,9 +263,6 @@ impl Engine for PlainEngine {
             .unwrap_or(self.created);
         if now.saturating_duration_since(last) >= self.media_timeout {
             self.ended = Some("no media".into());
-            for l in &mut self.legs {
-                l.stats.state = "ended".into();
-            }
         }
     }
 
@@ -285,7 +280,17 @@ impl Engine for PlainEngine {
     }
 
     fn leg_stats(&self, side: Side) -> LegStats {
-        self.legs[side.index()].stats.clone()
+        // State and address are rendered here, not per packet: the forwarding path must not allocate.
+        let leg = &self.legs[side.index()];
+        let mut s = leg.stats.clone();
+        s.state = match (&self.ended, leg.last_in) {
+            (Some(_), _) => "ended",
+            (None, Some(_)) => "active",
+            (None, None) => "new",
+        }
+        .into();
+        s.remote = leg.latch.dest().map(|a| a.to_string());
+        s
     }
 
     fn count_drop(&mut self, side: Side) {

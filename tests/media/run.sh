@@ -1,22 +1,50 @@
 #!/usr/bin/env bash
-# Real-media end-to-end tests of wacall's relay (see e2e.py). Bounded: every peer stops itself, the whole run is
-# capped by `timeout`, and everything started here is killed on exit. Last line: "N passed, N failed".
-# usage: tests/media/run.sh [--only NAME] [--socket PATH]    (env: WORK=dir to keep artefacts)
+# Real-media end-to-end tests of wacall's relay (see e2e.py): the relay (wacall-relayd, or a relay reached through
+# --socket, e.g. the one Kamailio's module forked) driven over its control socket; tools/meta-peer as Meta;
+# baresip and meta-peer as the PBX; baresip (dtls_srtp + ice) as an independent Meta-side cross-check inside a
+# network namespace of our own. Bounded: every peer stops itself, each part is capped by `timeout`, everything
+# started here is stopped on exit. Ports: media 41000-41999 (127.0.0.1, ::1, 198.51.100.1-2 in the netns), SIP
+# 15100-15199. Last line: "N passed, N failed".
+# usage: tests/media/run.sh [--only NAME]        env: WORK=dir keeps artefacts (WAVs, logs, summaries)
 set -u
 cd "$(dirname "$0")/../.."
 WORK=${WORK:-$(mktemp -d /tmp/wacall-media.XXXXXX)}
 mkdir -p "$WORK"
+NS=wacall-relay-e2e-$$
+cleanup() { ip netns del "$NS" 2>/dev/null || true; }
+trap cleanup EXIT
+
+total_pass=0; total_fail=0
+tally() { # reads the "N passed, N failed" line of a part
+  local line; line=$(tail -n 1 "$1")
+  if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    total_pass=$((total_pass + BASH_REMATCH[1])); total_fail=$((total_fail + BASH_REMATCH[2]))
+  else
+    total_fail=$((total_fail + 1)); echo "FAIL $2 did not finish (see $WORK)"
+  fi
+}
+
 if ! cargo build -q -p wacall-meta-peer 2>"$WORK/build.log"; then
   cat "$WORK/build.log" >&2
-  echo "0 passed, 1 failed"
-  exit 1
+  echo "0 passed, 1 failed"; exit 1
 fi
-BIN=$(cargo metadata --format-version 1 --no-deps 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
-timeout --kill-after=10 600 python3 tests/media/e2e.py --bin "$BIN" --work "$WORK" "$@"
-rc=$?
-if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-  echo "e2e.py timed out (artefacts in $WORK)" >&2
-  echo "0 passed, 1 failed"
+BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
+if ! command -v baresip >/dev/null; then echo "note: baresip missing (apt-get install baresip-core baresip): its scenarios fail" >&2; fi
+
+timeout --kill-after=10 420 python3 tests/media/e2e.py --bin "$BIN" --work "$WORK/lo" "$@" | tee "$WORK/lo.out"
+tally "$WORK/lo.out" "loopback part"
+
+# The cross-check with baresip's own ICE + DTLS needs non-127 addresses: a namespace with 198.51.100.1/.2 on lo.
+if [[ " $* " != *" --socket "* ]]; then
+  if ip netns add "$NS" 2>/dev/null && ip netns exec "$NS" ip link set lo up \
+     && ip netns exec "$NS" ip addr add 198.51.100.1/32 dev lo && ip netns exec "$NS" ip addr add 198.51.100.2/32 dev lo; then
+    timeout --kill-after=10 120 ip netns exec "$NS" python3 tests/media/e2e.py --bin "$BIN" --work "$WORK/ns" --netns \
+      | tee "$WORK/ns.out"
+    tally "$WORK/ns.out" "netns part"
+  else
+    echo "FAIL cannot create network namespace $NS (needs root)"; total_fail=$((total_fail + 1))
+  fi
 fi
 echo "artefacts: $WORK" >&2
-exit $rc
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

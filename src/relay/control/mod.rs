@@ -88,8 +88,8 @@ fn read_line(r: &mut BufReader<UnixStream>, buf: &mut Vec<u8>) -> std::io::Resul
 }
 
 fn serve_connection(driver: &Driver, stream: UnixStream) {
-    // A host that stops talking mid-line must not pin a thread forever.
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(300)));
+    // No read timeout: host processes keep one idle connection each for their whole life (bounded by
+    // MAX_CONNECTIONS). A host that stops reading replies must not block the relay, hence the write timeout.
     let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
     let Ok(mut w) = stream.try_clone() else {
         return;

@@ -206,8 +206,8 @@ fn main() {
     let mut pcm = [0i16; 5760];
 
     while start.elapsed() < duration {
-        match sock.recv_from(&mut buf) {
-            Ok((n, from)) => {
+        if let Ok((n, from)) = sock.recv_from(&mut buf) {
+            {
                 let data = &mut buf[..n];
                 match data[0] {
                     0..=3 => {
@@ -298,7 +298,6 @@ fn main() {
                     _ => *c.entry("garbage").or_default() += 1,
                 }
             }
-            Err(_) => {}
         }
 
         // Meta's rule: nothing is sent before the business's first packet arrived.
