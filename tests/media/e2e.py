@@ -330,6 +330,28 @@ def baresip_meta(args, ctl, name, sip_port, duration=8, setup="active"):
     tone_ok(args.work, f"{name}-pbx", 1000, f"{name}: baresip tone (1000 Hz) heard on PBX side")
 
 
+def crash_scenario(args, relay):
+    """The relay process dies mid-call (kill -9): the host's control requests fail fast with an error instead of
+    hanging, and a restarted relay on the same socket serves new calls with audio."""
+    ctl = Control(relay.path)
+    call = f"crash-{random.randrange(1 << 30)}"
+    ctl.req(cmd="allocate", call_id=call, meta={"transport": "sdes"}, pbx={"transport": "rtp"})
+    relay.p.kill()
+    relay.p.wait()
+    t0 = time.time()
+    try:
+        ctl.req(cmd="stats", call_id=call)
+        err = None
+    except Exception as e:  # noqa: BLE001
+        err = e
+    check("crash: request to a dead relay fails fast", err is not None and time.time() - t0 < 5.5,
+          f"{type(err).__name__}: {err} after {time.time() - t0:.2f}s")
+    relay.__init__(args.bin, args.work)
+    ctl2 = Control(relay.path)
+    check("crash: restarted relay answers", ctl2.req(cmd="ping").get("calls") == 0)
+    peer_to_peer(args, ctl2, "after-restart", "sdes", "rtp", duration=4)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -377,6 +399,11 @@ def main():
                 check(f"{name}: ran", False, repr(e))
         if relay:
             check("relay still running after all scenarios", relay.p.poll() is None)
+            if not args.netns and (not args.only or "crash" in args.only):
+                try:
+                    crash_scenario(args, relay)
+                except Exception as e:  # noqa: BLE001
+                    check("crash: ran", False, repr(e))
     finally:
         if relay:
             relay.stop()
