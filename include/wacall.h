@@ -28,9 +28,40 @@
 #define WACALL_MAX_SIP_STRING (64 * 1024)
 
 /**
- * Longest SDP body (or JSON document) accepted, in bytes, without the terminating NUL.
+ * Longest SDP body accepted, in bytes, without the terminating NUL (the SDP parser's own limit).
  */
-#define WACALL_MAX_SDP (1024 * 1024)
+#define WACALL_MAX_SDP (64 * 1024)
+
+/**
+ * `wacall_map_config.pbx_media`: offer the PBX SDES-SRTP (`RTP/SAVP` with `a=crypto`). The default (0).
+ */
+#define WACALL_PBX_MEDIA_SDES 0
+
+/**
+ * `wacall_map_config.pbx_media`: offer the PBX plain RTP (`RTP/AVP`).
+ */
+#define WACALL_PBX_MEDIA_RTP 1
+
+/**
+ * `wacall_map_config.meta_media`: offer Meta DTLS-SRTP with ICE (Meta's default `srtp_key_exchange_protocol`).
+ * The default (0).
+ */
+#define WACALL_META_MEDIA_DTLS 0
+
+/**
+ * `wacall_map_config.meta_media`: offer Meta SDES-SRTP (numbers set to `SDES`).
+ */
+#define WACALL_META_MEDIA_SDES 1
+
+/**
+ * `wacall_map_config.flags`: do not offer `a=rtcp-mux` to the PBX.
+ */
+#define WACALL_MAP_NO_PBX_RTCP_MUX 1
+
+/**
+ * Largest raw SIP message accepted by the message readers, in bytes (a UDP datagram's maximum).
+ */
+#define WACALL_MAX_SIP_MESSAGE 65535
 
 /**
  * The outcome of a `wacall_*` call. The numbers are stable: new codes are only ever added.
@@ -106,6 +137,12 @@ typedef enum wacall_result {
 } wacall_result;
 
 /**
+ * A digest server: issues challenges and verifies responses. Thread-safe: one handle may serve every thread.
+ * Create with `wacall_digest_server_new`, free with `wacall_digest_server_free`.
+ */
+typedef struct wacall_digest_server wacall_digest_server;
+
+/**
  * Counters of calls that failed, by cause, since the library was loaded. Read with `wacall_stats_get`.
  */
 typedef struct wacall_stats {
@@ -135,6 +172,106 @@ typedef struct wacall_stats {
      */
     uint64_t panics;
 } wacall_stats;
+
+/**
+ * What the relay allocated for one call. Addresses are `"ip:port"` strings (`"[2001:db8::1]:40000"` for IPv6).
+ * Optional fields may be NULL or empty.
+ */
+typedef struct wacall_media_allocation {
+    /**
+     * Required: our socket facing Meta (the host candidate announced to Meta unless `meta_advertised` is set).
+     */
+    const char *meta_side;
+    /**
+     * Optional: comma-separated addresses to announce to Meta instead (public / NAT-mapped, IPv4 and IPv6), in
+     * priority order.
+     */
+    const char *meta_advertised;
+    /**
+     * Required: our socket facing the PBX.
+     */
+    const char *pbx_side;
+    /**
+     * Optional: the address to announce to the PBX instead of `pbx_side`.
+     */
+    const char *pbx_advertised;
+    /**
+     * Optional: a separate RTCP socket toward the PBX (announced with `a=rtcp`).
+     */
+    const char *pbx_rtcp;
+    /**
+     * Our ICE ufrag toward Meta (4-256 ice-chars); required for DTLS legs. See `wacall_ice_credentials`.
+     */
+    const char *ice_ufrag;
+    /**
+     * Our ICE password toward Meta (22-256 ice-chars); required for DTLS legs. Secret.
+     */
+    const char *ice_pwd;
+    /**
+     * SHA-256 fingerprint of our DTLS certificate, colon-separated hex; required for DTLS legs.
+     */
+    const char *dtls_fingerprint_sha256;
+} wacall_media_allocation;
+
+/**
+ * Mapping options. A zeroed struct (or a NULL pointer) gives the defaults: SDES (AES_CM_128_HMAC_SHA1_80) toward
+ * the PBX with rtcp-mux offered, DTLS toward Meta, session name "wacall", mid "audio".
+ */
+typedef struct wacall_map_config {
+    /**
+     * `WACALL_PBX_MEDIA_SDES` or `WACALL_PBX_MEDIA_RTP`: what to offer the PBX on calls from Meta.
+     */
+    uint32_t pbx_media;
+    /**
+     * Optional, SDES only: comma-separated crypto suites to offer the PBX, in preference order (e.g.
+     * `"AES_CM_128_HMAC_SHA1_80,AES_CM_128_HMAC_SHA1_32"`). NULL or empty: AES_CM_128_HMAC_SHA1_80.
+     */
+    const char *pbx_crypto_suites;
+    /**
+     * `WACALL_META_MEDIA_DTLS` or `WACALL_META_MEDIA_SDES`: what to offer Meta on calls from the PBX.
+     */
+    uint32_t meta_media;
+    /**
+     * `WACALL_MAP_*` flags.
+     */
+    uint32_t flags;
+    /**
+     * Optional: the `s=` line toward the PBX.
+     */
+    const char *session_name;
+    /**
+     * Optional: the mid used in our offers to Meta.
+     */
+    const char *meta_mid;
+} wacall_map_config;
+
+/**
+ * How to read phone numbers that lack a `+`, and Meta's domain. A zeroed struct (or a NULL pointer) gives the
+ * defaults: international prefix `00`, no national numbers, at least 8 digits, domain `wa.meta.vc`.
+ */
+typedef struct wacall_number_policy {
+    /**
+     * Comma-separated international call prefixes replaced by `+` (e.g. `"00,011"`). NULL: `"00"`; `""`: none.
+     */
+    const char *international_prefixes;
+    /**
+     * Country code (digits) for national numbers, e.g. `"44"`. NULL: national numbers are not recognised.
+     */
+    const char *default_country_code;
+    /**
+     * National trunk prefix stripped before the country code is prepended, e.g. `"0"`. NULL: only numbers starting
+     * with 0 are national. Used only with `default_country_code`.
+     */
+    const char *national_prefix;
+    /**
+     * Fewest digits accepted, country code included. 0: the default (8).
+     */
+    uint32_t min_digits;
+    /**
+     * Meta's domain, optionally with `:port`; never an IP address. NULL: `"wa.meta.vc"`.
+     */
+    const char *meta_domain;
+} wacall_number_policy;
 
 #ifdef __cplusplus
 extern "C" {
@@ -188,6 +325,340 @@ enum wacall_result wacall_stats_get(struct wacall_stats *out);
  * `s` is NULL or a string from wacall that was not freed before; it must not be used afterwards.
  */
 void wacall_string_free(char *s);
+
+/**
+ * Answers a digest challenge: parses every `Proxy-Authenticate`/`WWW-Authenticate` value given (`count` of them;
+ * each may hold several challenges), picks the strongest supported one (SHA-512-256 > SHA-256 > MD5), and writes
+ * the `Proxy-Authorization`/`Authorization` header value with a fresh CSPRNG cnonce. `uri` must be the request-URI
+ * exactly as sent. `nonce_count` is 1 for a nonce's first use (0 is taken as 1). `body` (may be NULL) is hashed
+ * only for qop=auth-int. `WACALL_ERR_DIGEST` when no challenge can be answered. Output: caller buffer (1024 bytes
+ * are plenty).
+ *
+ * # Safety
+ * `challenges` points to `count` NUL-terminated strings; `username`, `password`, `method` and `uri`
+ * NUL-terminated (or NULL); `body` NULL or readable for `body_len` bytes; `out` writable for `out_len` bytes;
+ * `written` NULL or writable.
+ */
+enum wacall_result wacall_digest_respond(const char *const *challenges,
+                                         size_t count,
+                                         const char *username,
+                                         const char *password,
+                                         const char *method,
+                                         const char *uri,
+                                         uint32_t nonce_count,
+                                         const uint8_t *body,
+                                         size_t body_len,
+                                         char *out,
+                                         size_t out_len,
+                                         size_t *written);
+
+/**
+ * Answers Meta's 407 in one call: the strongest of Meta's challenges (SHA-256 before MD5), username = the business
+ * `number` without `+` (any common form is accepted), password = `sip_user_password`, digest `uri` =
+ * `request_uri` exactly as sent (e.g. from `wacall_meta_request_uri`), nc=00000001. Output: caller buffer with the
+ * `Proxy-Authorization` value.
+ *
+ * # Safety
+ * As for `wacall_digest_respond`.
+ */
+enum wacall_result wacall_meta_digest_respond(const char *const *challenges,
+                                              size_t count,
+                                              const char *number,
+                                              const char *password,
+                                              const char *method,
+                                              const char *request_uri,
+                                              char *out,
+                                              size_t out_len,
+                                              size_t *written);
+
+/**
+ * Creates a digest server for `realm` with an HMAC `secret` of at least 16 bytes (keep it the same across
+ * processes that verify each other's nonces). `nonce_ttl_secs` 0 means 300 s. `algorithms` is a comma-separated
+ * list offered in order, one challenge each (NULL: `"SHA-256,MD5"`, as Meta does). `*out` receives the handle.
+ *
+ * # Safety
+ * `realm` and `algorithms` NUL-terminated (or NULL); `secret` readable for `secret_len` bytes (or NULL); `out`
+ * writable for one pointer (or NULL).
+ */
+enum wacall_result wacall_digest_server_new(const char *realm,
+                                            const uint8_t *secret,
+                                            size_t secret_len,
+                                            uint32_t nonce_ttl_secs,
+                                            const char *algorithms,
+                                            struct wacall_digest_server **out);
+
+/**
+ * Frees a digest server. NULL is ignored.
+ *
+ * # Safety
+ * `server` is NULL or from `wacall_digest_server_new`, not freed before and not in use by another thread.
+ */
+void wacall_digest_server_free(struct wacall_digest_server *server);
+
+/**
+ * Writes the challenge header values for a 401/407, one per configured algorithm, all with one fresh nonce,
+ * separated by `"\n"` (send each line as its own `WWW-Authenticate`/`Proxy-Authenticate` header). `stale` after a
+ * `WACALL_ERR_AUTH_STALE` verification. `now_unix` is the time in Unix seconds (0: the system clock). Output:
+ * caller buffer (512 bytes are plenty for two challenges).
+ *
+ * # Safety
+ * `server` valid (or NULL); `out` writable for `out_len` bytes; `written` NULL or writable.
+ */
+enum wacall_result wacall_digest_server_challenge(const struct wacall_digest_server *server,
+                                                  uint64_t now_unix,
+                                                  bool stale,
+                                                  char *out,
+                                                  size_t out_len,
+                                                  size_t *written);
+
+/**
+ * The username of an `Authorization`/`Proxy-Authorization` value, to look its password up before
+ * `wacall_digest_server_verify`. Output: caller buffer.
+ *
+ * # Safety
+ * `authorization` NUL-terminated (or NULL); `out` writable for `out_len` bytes; `written` NULL or writable.
+ */
+enum wacall_result wacall_digest_username(const char *authorization,
+                                          char *out,
+                                          size_t out_len,
+                                          size_t *written);
+
+/**
+ * Verifies an `Authorization`/`Proxy-Authorization` value against `password` (looked up by the caller for the
+ * header's username, see `wacall_digest_username`). `request_uri` (may be NULL: not checked) must equal the digest
+ * `uri`. `now_unix` 0 means the system clock; `body` (may be NULL) matters only for qop=auth-int.
+ * `WACALL_OK` when it verifies; `WACALL_ERR_AUTH_STALE` for a right password with an expired nonce (challenge
+ * again with `stale`); `WACALL_ERR_AUTH_FAILED` for a wrong password, realm, uri, a forged or replayed nonce;
+ * `WACALL_ERR_DIGEST` for a header that cannot be read or asks for what this server does not offer.
+ *
+ * # Safety
+ * `server` valid (or NULL); strings NUL-terminated (or NULL); `body` NULL or readable for `body_len` bytes.
+ */
+enum wacall_result wacall_digest_server_verify(const struct wacall_digest_server *server,
+                                               const char *authorization,
+                                               const char *method,
+                                               const char *password,
+                                               const char *request_uri,
+                                               uint64_t now_unix,
+                                               const uint8_t *body,
+                                               size_t body_len);
+
+/**
+ * Parses an SDP body and reports whether wacall can read it; `*media_count` (optional, may be NULL) receives the
+ * number of `m=` sections. `WACALL_ERR_SDP` with the line and reason otherwise.
+ *
+ * # Safety
+ * `sdp` is NULL or NUL-terminated; `media_count` is NULL or writable.
+ */
+enum wacall_result wacall_sdp_check(const char *sdp,
+                                    size_t *media_count);
+
+/**
+ * Fresh ICE credentials from the OS CSPRNG (8-character ufrag, 24-character password), for
+ * `wacall_media_allocation`. Each buffer follows the caller-buffer convention (32 bytes are enough for both).
+ *
+ * # Safety
+ * `ufrag` is writable for `ufrag_len` bytes, `pwd` for `pwd_len` bytes.
+ */
+enum wacall_result wacall_ice_credentials(char *ufrag, size_t ufrag_len, char *pwd, size_t pwd_len);
+
+/**
+ * User-initiated call, step 1: maps Meta's offer (DTLS+ICE, or SDES) to an offer for the PBX (SDES or plain RTP,
+ * per `cfg->pbx_media`) at our `pbx_side` address. `*out_sdp` receives the SDP (CRLF line endings; it holds
+ * keys: never log it); free it with `wacall_string_free`. `cfg` may be NULL (defaults).
+ *
+ * # Safety
+ * `meta_offer` NUL-terminated (or NULL); `alloc` valid (or NULL) with NUL-terminated strings; `cfg` NULL or valid;
+ * `out_sdp` writable for one pointer (or NULL).
+ */
+enum wacall_result wacall_sdp_meta_offer_to_pbx(const char *meta_offer,
+                                                const struct wacall_media_allocation *alloc,
+                                                const struct wacall_map_config *cfg,
+                                                char **out_sdp);
+
+/**
+ * User-initiated call, step 2: maps the PBX's answer to the answer for Meta (for DTLS: `a=setup:active`, our
+ * fingerprint, ICE credentials and candidates, rtcp-mux, Meta's BUNDLE group and mid). `meta_offer` is Meta's
+ * offer and `pbx_offer` the SDP step 1 produced (our keys are read back from it). `*out_sdp` as in step 1.
+ *
+ * # Safety
+ * As for `wacall_sdp_meta_offer_to_pbx`; `pbx_offer` and `pbx_answer` NUL-terminated (or NULL).
+ */
+enum wacall_result wacall_sdp_pbx_answer_to_meta(const char *meta_offer,
+                                                 const char *pbx_offer,
+                                                 const char *pbx_answer,
+                                                 const struct wacall_media_allocation *alloc,
+                                                 const struct wacall_map_config *cfg,
+                                                 char **out_sdp);
+
+/**
+ * Business-initiated call, step 1: maps the PBX's offer (SDES or plain RTP) to an offer for Meta per
+ * `cfg->meta_media` (DTLS+ICE with `a=setup:actpass`, or SDES). `*out_sdp` as above.
+ *
+ * # Safety
+ * As for `wacall_sdp_meta_offer_to_pbx`.
+ */
+enum wacall_result wacall_sdp_pbx_offer_to_meta(const char *pbx_offer,
+                                                const struct wacall_media_allocation *alloc,
+                                                const struct wacall_map_config *cfg,
+                                                char **out_sdp);
+
+/**
+ * Business-initiated call, step 2: maps Meta's answer to the answer for the PBX (the proto the PBX offered, fresh
+ * SDES keys, the PBX's payload types). `pbx_offer` is the PBX's offer, `meta_offer` the SDP step 1 produced.
+ * `*out_sdp` as above.
+ *
+ * # Safety
+ * As for `wacall_sdp_pbx_answer_to_meta`.
+ */
+enum wacall_result wacall_sdp_meta_answer_to_pbx(const char *pbx_offer,
+                                                 const char *meta_offer,
+                                                 const char *meta_answer,
+                                                 const struct wacall_media_allocation *alloc,
+                                                 const struct wacall_map_config *cfg,
+                                                 char **out_sdp);
+
+/**
+ * Meta's request-URI for a business-initiated call, from a number in any common form (`+1 555-123-4567`,
+ * `0015551234567`, `15551234567`, `tel:`/`sip:` URIs): `sip:+15551234567@wa.meta.vc;transport=tls`. Use the same
+ * string as the digest `uri`. `WACALL_ERR_SIP` for a number that is not E.164 or a domain that is an IP address.
+ * `policy` may be NULL. Output: caller buffer (64 bytes are enough with the default domain).
+ *
+ * # Safety
+ * `number` NUL-terminated (or NULL); `policy` NULL or valid; `out` writable for `out_len` bytes; `written` NULL or
+ * writable.
+ */
+enum wacall_result wacall_meta_request_uri(const char *number,
+                                           const struct wacall_number_policy *policy,
+                                           char *out,
+                                           size_t out_len,
+                                           size_t *written);
+
+/**
+ * A phone number in E.164 form with its `+` (`"+15551234567"`), read under `policy` (NULL: defaults).
+ * `WACALL_ERR_SIP` when it is not a valid E.164 number. Output: caller buffer (17 bytes are enough).
+ *
+ * # Safety
+ * As for `wacall_meta_request_uri`.
+ */
+enum wacall_result wacall_e164_normalize(const char *number,
+                                         const struct wacall_number_policy *policy,
+                                         char *out,
+                                         size_t out_len,
+                                         size_t *written);
+
+/**
+ * Meta's digest username for a business number: its E.164 digits without `+` (`"15551234567"`). Output: caller
+ * buffer (16 bytes are enough).
+ *
+ * # Safety
+ * `number` NUL-terminated (or NULL); `out` writable for `out_len` bytes; `written` NULL or writable.
+ */
+enum wacall_result wacall_meta_digest_username(const char *number,
+                                               char *out,
+                                               size_t out_len,
+                                               size_t *written);
+
+/**
+ * The called number of a call from Meta: the R-URI's user part without user parameters, unescaped
+ * (`sip:+1234567890;tgrp=wacall@sip.example.com` gives `"+1234567890"`). Output: caller buffer.
+ *
+ * # Safety
+ * `ruri` NUL-terminated (or NULL); `out` writable for `out_len` bytes; `written` NULL or writable.
+ */
+enum wacall_result wacall_inbound_number(const char *ruri, char *out, size_t out_len, size_t *written);
+
+/**
+ * The value of one user parameter of a call from Meta's R-URI (`name` compared case-insensitively, e.g. `"tgrp"`,
+ * `"trunk-context"`), unescaped; `""` for a parameter without value. `WACALL_ERR_NOT_FOUND` when absent.
+ * Output: caller buffer.
+ *
+ * # Safety
+ * `ruri` and `name` NUL-terminated (or NULL); `out` writable for `out_len` bytes; `written` NULL or writable.
+ */
+enum wacall_result wacall_inbound_user_param(const char *ruri,
+                                             const char *name,
+                                             char *out,
+                                             size_t out_len,
+                                             size_t *written);
+
+/**
+ * How many user parameters the R-URI of a call from Meta has (for `wacall_inbound_user_param_at`).
+ *
+ * # Safety
+ * `ruri` NUL-terminated (or NULL); `count` writable (or NULL).
+ */
+enum wacall_result wacall_inbound_user_param_count(const char *ruri, size_t *count);
+
+/**
+ * The `index`-th user parameter (0-based, in R-URI order) of a call from Meta: its name into `key` and its
+ * unescaped value into `value` (both caller buffers). `WACALL_ERR_NOT_FOUND` past the last one.
+ *
+ * # Safety
+ * `ruri` NUL-terminated (or NULL); `key` writable for `key_len` bytes and `value` for `value_len` bytes;
+ * `key_written` and `value_written` NULL or writable.
+ */
+enum wacall_result wacall_inbound_user_param_at(const char *ruri,
+                                                size_t index,
+                                                char *key,
+                                                size_t key_len,
+                                                size_t *key_written,
+                                                char *value,
+                                                size_t value_len,
+                                                size_t *value_written);
+
+/**
+ * Everything routing needs from the R-URI of a call from Meta, as one JSON object:
+ * `{"number":"+1234567890","host":"sip.example.com","port":5061,"params":[["tgrp","wacall"],["trunk-context",
+ * "byoc.example.com"]]}` (`port` is null when absent; params keep R-URI order and duplicates; values unescaped).
+ * Output: a library string for `wacall_string_free`.
+ *
+ * # Safety
+ * `ruri` NUL-terminated (or NULL); `out_json` writable for one pointer (or NULL).
+ */
+enum wacall_result wacall_inbound_ruri_json(const char *ruri,
+                                            char **out_json);
+
+/**
+ * The `request_uri_user_params` object for Meta's settings payload (`calling.sip.servers[]`), e.g.
+ * `{"tgrp":"wacall","trunk-context":"byoc.example.com"}`, from `count` keys and values in order. Meta's rules are
+ * enforced (each key and value 1-128 characters, keys unique and tokens, values usable in a SIP user part):
+ * `WACALL_ERR_SIP` says which one broke them. Output: a library string for `wacall_string_free`.
+ *
+ * # Safety
+ * `keys` and `values` point to `count` NUL-terminated strings each (may be NULL when `count` is 0);
+ * `out_json` writable for one pointer (or NULL).
+ */
+enum wacall_result wacall_request_uri_user_params_json(const char *const *keys,
+                                                       const char *const *values,
+                                                       size_t count,
+                                                       char **out_json);
+
+/**
+ * The first value of a header in a raw SIP message (`message`, `message_len` bytes; the body may be binary), name
+ * compared case-insensitively with compact forms understood (`"i"` finds `Call-ID`). `WACALL_ERR_NOT_FOUND` when
+ * absent. Output: caller buffer.
+ *
+ * # Safety
+ * `message` readable for `message_len` bytes (or NULL); `name` NUL-terminated (or NULL); `out` writable for
+ * `out_len` bytes; `written` NULL or writable.
+ */
+enum wacall_result wacall_sip_header(const char *message,
+                                     size_t message_len,
+                                     const char *name,
+                                     char *out,
+                                     size_t out_len,
+                                     size_t *written);
+
+/**
+ * Meta's headers of a raw SIP message (INVITE or BYE from Meta) as one JSON object, absent ones null:
+ * `{"wacid":"...","call_duration":"42","call_duration_secs":42,"cta_payload":null,"deeplink_payload":null}`.
+ * Output: a library string for `wacall_string_free`.
+ *
+ * # Safety
+ * `message` readable for `message_len` bytes (or NULL); `out_json` writable for one pointer (or NULL).
+ */
+enum wacall_result wacall_meta_headers_json(const char *message, size_t message_len, char **out_json);
 
 #ifdef __cplusplus
 }  // extern "C"

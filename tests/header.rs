@@ -12,11 +12,11 @@ fn generate() -> String {
     let root = root();
     let config =
         cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("read cbindgen.toml");
-    // with_src parses src/lib.rs and follows its `mod` declarations: no `cargo metadata` run, which could wait on
-    // cargo's lock while `cargo test` holds it.
+    // Only src/ffi (following its `mod` declarations) is the C API: the core's own public constants and types
+    // stay out of the header. with_src also avoids a `cargo metadata` run.
     let bindings = cbindgen::Builder::new()
         .with_config(config)
-        .with_src(root.join("src/lib.rs"))
+        .with_src(root.join("src/ffi/mod.rs"))
         .generate()
         .expect("cbindgen failed on src/");
     let mut out = Vec::new();

@@ -54,11 +54,15 @@ EXIT STATUS:
 ENVIRONMENT:
     WACALL_GRAPH_URL     Graph API base URL (default https://graph.facebook.com/v23.0)
     WACALL_GRAPH_TOKEN   Graph API access token (never printed)
+    WACALL_SIP_PASSWORD  sip_user_password for `diagnose` to verify digest responses (never printed)
 
 EXAMPLES:
     wacall check-tls sip.example.com
-    wacall settings apply 106540352242922 --hostname sip.example.com --user-param tgrp=wacall --dry-run
-    wacall diagnose --hostname sip.example.com call.log";
+    wacall settings get 106540352242922 --include-sip-credentials
+    wacall settings apply 106540352242922 --hostname sip.example.com --dry-run
+    wacall diagnose --hostname sip.example.com call.log
+
+See `wacall <COMMAND> --help` for each command's checks and options.";
 
 /// wacall: operator's tool for WhatsApp Business Calling over SIP.
 #[derive(Debug, Parser)]
@@ -105,8 +109,8 @@ enum Command {
                       value at most 128 characters), the SIP status and the SRTP key exchange protocol (DTLS or SDES). \
                       The token comes from WACALL_GRAPH_TOKEN, --token-file or --token and is never printed; the base \
                       URL from --graph-url or WACALL_GRAPH_URL.",
-        after_long_help = "EXAMPLES:\n    wacall settings payload --hostname sip.example.com --user-param tgrp=wacall \
-                           --user-param trunk-context=byoc.example.com --status ENABLED\n    \
+        after_long_help = "EXAMPLES:\n    wacall settings payload --hostname sip.example.com --status ENABLED \\\n        \
+                           --user-param tgrp=wacall --user-param trunk-context=byoc.example.com\n    \
                            wacall settings get 106540352242922 --include-sip-credentials\n    \
                            wacall settings apply 106540352242922 --hostname sip.example.com --srtp DTLS --dry-run\n    \
                            wacall settings apply 106540352242922 --status DISABLED --clear-servers"
@@ -277,6 +281,12 @@ struct DiagnoseArgs {
     /// Treat the file as this format instead of guessing.
     #[arg(long, value_enum)]
     format: Option<trace::Format>,
+    /// sip_user_password, to verify the digest responses in the trace (prefer the environment variable).
+    #[arg(long, env = "WACALL_SIP_PASSWORD", hide_env_values = true)]
+    sip_password: Option<String>,
+    /// Read sip_user_password from this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "sip_password")]
+    sip_password_file: Option<PathBuf>,
     /// Also list the messages read from the trace.
     #[arg(long)]
     list: bool,
@@ -316,7 +326,21 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Settings { action } => run_settings(action, cli.json),
         Command::Diagnose(a) => {
             let t = trace::read_file(&a.file, a.format)?;
-            let report = diagnose::diagnose(&t, a.hostname.as_deref());
+            let password = match &a.sip_password_file {
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .map_err(|e| {
+                            CliError::Usage(format!(
+                                "cannot read password file {}: {e}",
+                                p.display()
+                            ))
+                        })?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string(),
+                ),
+                None => a.sip_password.clone(),
+            };
+            let report = diagnose::diagnose(&t, a.hostname.as_deref(), password.as_deref());
             if cli.json {
                 print_json(&report);
             } else {

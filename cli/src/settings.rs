@@ -8,8 +8,6 @@ use serde_json::{json, Map, Value};
 
 use crate::CliError;
 
-/// Meta's limit on each key and each value of `request_uri_user_params`.
-pub const USER_PARAM_MAX: usize = 128;
 /// Default Graph API base; `--graph-url` or `WACALL_GRAPH_URL` override it.
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com/v23.0";
 
@@ -40,16 +38,6 @@ pub fn parse_user_param(s: &str) -> Result<(String, String), String> {
         .split_once('=')
         .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))?;
     Ok((k.to_string(), v.to_string()))
-}
-
-/// RFC 3261 `token` characters, which a SIP URI parameter name must use.
-fn is_token_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(c)
-}
-
-/// RFC 3261 `paramchar` (unreserved / param-unreserved), excluding `%` escapes which we accept as typed.
-fn is_paramchar(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-_.!~*'()[]/:&+$%".contains(c)
 }
 
 fn is_dns_name(h: &str) -> bool {
@@ -133,35 +121,14 @@ pub fn build_payload(input: &SettingsInput) -> Result<Payload, CliError> {
         let mut params = Map::new();
         let mut uri_params = String::new();
         for (k, v) in &input.user_params {
-            if k.is_empty() {
-                errors.push(format!("user param with value {v:?} has an empty key"));
+            // The core checks what Meta and SIP allow: token keys, user-part value characters, 1..=128 each.
+            if let Err(e) = wacall::sip::params::request_uri_user_params_json(&[(k, v)]) {
+                errors.push(format!("user param {k:?}: {e}"));
             }
-            if k.chars().count() > USER_PARAM_MAX {
-                errors.push(format!(
-                    "user param key {k:?} is {} characters; Meta allows {USER_PARAM_MAX}",
-                    k.chars().count()
-                ));
-            }
-            if v.chars().count() > USER_PARAM_MAX {
-                errors.push(format!(
-                    "user param {k} value is {} characters; Meta allows {USER_PARAM_MAX}",
-                    v.chars().count()
-                ));
-            }
-            if !k.chars().all(is_token_char) {
-                errors.push(format!(
-                    "user param key {k:?} has characters not allowed in a SIP parameter name"
-                ));
-            }
-            if !v.chars().all(is_paramchar) {
-                errors.push(format!(
-                    "user param {k} value {v:?} has characters not allowed in a SIP URI parameter (no ';', '=', '@', \
-                     '?', spaces; escape others as %XX)"
-                ));
-            }
-            if params.insert(k.clone(), json!(v)).is_some() {
+            if params.keys().any(|x| x.eq_ignore_ascii_case(k)) {
                 errors.push(format!("user param {k} given twice"));
             }
+            params.insert(k.clone(), json!(v));
             uri_params.push(';');
             uri_params.push_str(k);
             if !v.is_empty() {

@@ -13,6 +13,12 @@ pub trait Env {
     fn load_config(&self) -> Result<Config, String>;
     /// `switch_version_full()`.
     fn host_version(&self) -> Option<String>;
+    /// A channel variable of the session called `uuid`, if that session exists.
+    fn session_var(&self, uuid: &str, name: &str) -> Option<String>;
+    /// Set a channel variable of the session called `uuid`; false if there is no such session.
+    fn set_session_var(&self, uuid: &str, name: &str, value: &str) -> bool;
+    /// Hang up the session called `uuid` because its media cannot be set up.
+    fn hangup(&self, uuid: &str);
 }
 
 /// One API command: name, description and syntax as FreeSWITCH shows them in `show api`.
@@ -53,8 +59,28 @@ pub const STATUS: Command = Command {
     syntax: "",
 };
 
+pub const RELAY_ANSWERED: Command = Command {
+    name: "wacall_relay_answered",
+    desc: "Hook (api_on_answer, set by wacall_relay): pass the PBX's answer to the relay",
+    syntax: "<uuid>",
+};
+pub const RELAY_END: Command = Command {
+    name: "wacall_relay_end",
+    desc: "Hook (api_hangup_hook, set by wacall_relay): end the relay call",
+    syntax: "<uuid>",
+};
+
 /// Every command, in registration order.
-pub const ALL: [&Command; 6] = [&URI, &DIGEST, &SDP, &STATS_CMD, &RELOAD, &STATUS];
+pub const ALL: [&Command; 8] = [
+    &URI,
+    &DIGEST,
+    &SDP,
+    &STATS_CMD,
+    &RELOAD,
+    &STATUS,
+    &RELAY_ANSWERED,
+    &RELAY_END,
+];
 
 /// Run `cmd` with its argument string; the full reply text, ending in a newline.
 pub fn run(cmd: &Command, args: Option<&str>, env: &dyn Env) -> String {
@@ -67,6 +93,13 @@ pub fn run(cmd: &Command, args: Option<&str>, env: &dyn Env) -> String {
         "wacall_stats" => Ok(stats()),
         "wacall_reload" => reload(env),
         "wacall_status" => Ok(status(env)),
+        "wacall_relay_answered" => relay_answered(args, env).inspect_err(|_| {
+            // Without our answer the caller would send the far end's raw SDP (wrong media, wrong keys): end it.
+            if !args.is_empty() {
+                env.hangup(args);
+            }
+        }),
+        "wacall_relay_end" => crate::bridge::end(args),
         other => Err(format!("unknown command {other}")),
     };
     match r {
@@ -128,6 +161,26 @@ fn sdp(args: &str) -> Result<String, String> {
         .map(|l| format!("{}\r\n", l.trim_end_matches('\r')))
         .collect();
     meta::map_sdp(direction, &sdp, &*loaded()?)
+}
+
+fn relay_answered(uuid: &str, env: &dyn Env) -> Result<String, String> {
+    if uuid.is_empty() {
+        return Err("a uuid expected".into());
+    }
+    // The B-leg: set on the A-leg when the bridge created it, or once bridged.
+    let peer = ["originate_signal_bond", "signal_bond", "bridge_uuid"]
+        .iter()
+        .find_map(|v| env.session_var(uuid, v))
+        .ok_or_else(|| format!("no peer leg for {uuid}"))?;
+    let answer = env
+        .session_var(&peer, "switch_r_sdp")
+        .ok_or_else(|| format!("no SDP answer on {peer}"))?;
+    let (meta_answer, line) = crate::bridge::answered(uuid, &answer)?;
+    // Runs as the B-leg's api_on_answer, before the A-leg is told to answer: it answers with this.
+    if !env.set_session_var(uuid, "switch_m_sdp", &meta_answer) {
+        return Err(format!("{uuid} went away before it could answer"));
+    }
+    Ok(line)
 }
 
 fn stats() -> String {
@@ -200,6 +253,13 @@ mod tests {
         fn host_version(&self) -> Option<String> {
             Some("1.10.12-test".into())
         }
+        fn session_var(&self, _: &str, _: &str) -> Option<String> {
+            None
+        }
+        fn set_session_var(&self, _: &str, _: &str, _: &str) -> bool {
+            false
+        }
+        fn hangup(&self, _: &str) {}
     }
 
     fn with_config<T>(f: impl FnOnce() -> T) -> T {

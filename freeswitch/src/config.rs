@@ -71,8 +71,12 @@ pub struct Config {
     pub profile: String,
     /// Meta's SIP host for business-initiated calls.
     pub meta_host: String,
-    /// Prefix that stands for `+` in dialled numbers (e.g. `00`).
+    /// Prefix that stands for `+` in dialled numbers (default `00`).
     pub international_prefix: Option<String>,
+    /// Country code for national numbers (digits, e.g. `44`).
+    pub default_country_code: Option<String>,
+    /// National trunk prefix dropped before `default_country_code` (e.g. `0`).
+    pub national_prefix: Option<String>,
     /// Default SRTP mode for numbers that do not say.
     pub default_srtp: SrtpMode,
     /// Media toward the PBX (FreeSWITCH itself) on calls from Meta.
@@ -83,6 +87,8 @@ pub struct Config {
     pub relay_control_socket: Option<String>,
     /// Relay event loops.
     pub relay_workers: usize,
+    /// Address written into SDP instead of `relay_address` (the public address behind NAT).
+    pub relay_advertise: Option<String>,
     /// Address the relay binds on.
     pub relay_address: String,
     /// Relay port range, inclusive.
@@ -96,11 +102,14 @@ impl Default for Config {
             profile: "wacall-meta".into(),
             meta_host: "wa.meta.vc".into(),
             international_prefix: None,
+            default_country_code: None,
+            national_prefix: None,
             default_srtp: SrtpMode::Dtls,
             pbx_media: PbxMediaMode::Sdes,
             relay: true,
             relay_control_socket: None,
             relay_workers: 1,
+            relay_advertise: None,
             relay_address: "127.0.0.1".into(),
             relay_ports: (43000, 43999),
             numbers: Vec::new(),
@@ -178,6 +187,17 @@ impl Config {
             "profile" => self.profile = non_empty(value).ok_or(bad("a sofia profile name"))?,
             "meta-host" => self.meta_host = non_empty(value).ok_or(bad("a host name"))?,
             "international-prefix" => self.international_prefix = non_empty(value),
+            "default-country-code" => {
+                self.default_country_code = non_empty(value);
+                if !self
+                    .default_country_code
+                    .as_deref()
+                    .is_none_or(|c| c.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    return Err(bad("digits"));
+                }
+            }
+            "national-prefix" => self.national_prefix = non_empty(value),
             "srtp" | "default-srtp" => {
                 self.default_srtp = SrtpMode::parse(value).ok_or(bad("DTLS or SDES"))?
             }
@@ -202,6 +222,12 @@ impl Config {
                     .ok()
                     .filter(|n| (1..=64).contains(n))
                     .ok_or(bad("1 to 64"))?
+            }
+            "relay-advertise-address" => {
+                value
+                    .parse::<std::net::IpAddr>()
+                    .map_err(|_| bad("an IP address"))?;
+                self.relay_advertise = non_empty(value);
             }
             "relay-address" => {
                 value
@@ -235,18 +261,11 @@ fn parse_range(s: &str) -> Option<(u16, u16)> {
     (a > 0 && a <= b).then_some((a, b))
 }
 
-/// `+` followed by 8 to 15 digits, from a form with spaces, dashes, dots or parentheses; `None` otherwise.
-/// Only for matching configured numbers; building Meta's R-URI is the core's job.
+/// A configured or dialled number in E.164 (`+` and digits) with the core's default rules; `None` if it is not one.
 pub fn normalize_e164(s: &str) -> Option<String> {
-    let digits: String = s
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-        .collect();
-    let body = digits.strip_prefix('+').unwrap_or(&digits);
-    let ok = (8..=15).contains(&body.len())
-        && body.bytes().all(|b| b.is_ascii_digit())
-        && !body.starts_with('0');
-    ok.then(|| format!("+{body}"))
+    wacall::sip::normalize_e164(s, &wacall::sip::NumberPolicy::default())
+        .ok()
+        .map(|n| n.as_str().to_string())
 }
 
 #[cfg(test)]

@@ -48,8 +48,11 @@ fn guard<T>(what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Log with the caller's file and line, as FreeSWITCH's own log lines show them.
+#[track_caller]
 fn log(level: Level, text: &str) {
-    host::log(level, file!(), line!(), text);
+    let at = std::panic::Location::caller();
+    host::log(level, at.file(), at.line(), text);
 }
 
 struct HostEnv;
@@ -60,6 +63,15 @@ impl Env for HostEnv {
     }
     fn host_version(&self) -> Option<String> {
         host::host_version()
+    }
+    fn session_var(&self, uuid: &str, name: &str) -> Option<String> {
+        host::with_session(uuid, |c| c.var(name)).flatten()
+    }
+    fn set_session_var(&self, uuid: &str, name: &str, value: &str) -> bool {
+        host::with_session(uuid, |c| c.set_var(name, Some(value))).unwrap_or(false)
+    }
+    fn hangup(&self, uuid: &str) {
+        host::with_session(uuid, |c| c.hangup_incompatible());
     }
 }
 
@@ -174,8 +186,10 @@ api_fn!(api_sdp, api::SDP);
 api_fn!(api_stats, api::STATS_CMD);
 api_fn!(api_reload, api::RELOAD);
 api_fn!(api_status, api::STATUS);
+api_fn!(api_relay_answered, api::RELAY_ANSWERED);
+api_fn!(api_relay_end, api::RELAY_END);
 
-const API_TABLE: [(CCommand, sys::switch_api_function_t); 6] = [
+const API_TABLE: [(CCommand, sys::switch_api_function_t); 8] = [
     (
         (
             c"wacall_uri",
@@ -224,6 +238,22 @@ const API_TABLE: [(CCommand, sys::switch_api_function_t); 6] = [
         ),
         api_status,
     ),
+    (
+        (
+            c"wacall_relay_answered",
+            c"Hook (api_on_answer, set by wacall_relay): pass the PBX's answer to the relay",
+            c"<uuid>",
+        ),
+        api_relay_answered,
+    ),
+    (
+        (
+            c"wacall_relay_end",
+            c"Hook (api_hangup_hook, set by wacall_relay): end the relay call",
+            c"<uuid>",
+        ),
+        api_relay_end,
+    ),
 ];
 
 /// # Safety
@@ -258,8 +288,9 @@ macro_rules! app_fn {
 
 app_fn!(app_from_meta, apps::FROM_META);
 app_fn!(app_to_meta, apps::TO_META);
+app_fn!(app_relay, apps::RELAY);
 
-const APP_TABLE: [(CApp, sys::switch_application_function_t); 2] = [
+const APP_TABLE: [(CApp, sys::switch_application_function_t); 3] = [
     (
         (
             c"wacall_from_meta",
@@ -280,6 +311,16 @@ number, exported to the B-leg.",
             c"<number> [business-number]",
         ),
         app_to_meta,
+    ),
+    (
+        (
+            c"wacall_relay",
+            c"Bridge a WhatsApp call through wacall's media relay",
+            c"Run before bridge: allocates relay ports, maps the caller's offer for the far end (switch_r_sdp), sets \
+bypass_media=true and the hooks that write the caller's answer (switch_m_sdp) and end the relay call.",
+            c"[from-meta|to-meta]",
+        ),
+        app_relay,
     ),
 ];
 
@@ -317,6 +358,23 @@ unsafe fn app_entry(app: &App, session: *mut sys::switch_core_session_t, data: *
             "wacall_to_meta" => {
                 apps::to_meta(&channel, &cfg, &args).inspect(|_| Stats::bump(&STATS.calls_to_meta))
             }
+            "wacall_relay" => match args.trim() {
+                "" | "from-meta" => crate::bridge::relay(
+                    &channel,
+                    &cfg,
+                    &channel.uuid(),
+                    crate::bridge::Direction::FromMeta,
+                ),
+                "to-meta" => crate::bridge::relay(
+                    &channel,
+                    &cfg,
+                    &channel.uuid(),
+                    crate::bridge::Direction::ToMeta,
+                ),
+                other => Err(format!(
+                    "wacall_relay: unknown argument {other:?} (from-meta or to-meta)"
+                )),
+            },
             other => Err(format!("unknown application {other}")),
         };
         match result {
@@ -352,7 +410,10 @@ mod tests {
             assert_eq!(c.1.to_str().unwrap(), r.desc);
             assert_eq!(c.2.to_str().unwrap(), r.syntax);
         }
-        for ((c, _), r) in APP_TABLE.iter().zip([&apps::FROM_META, &apps::TO_META]) {
+        for ((c, _), r) in APP_TABLE
+            .iter()
+            .zip([&apps::FROM_META, &apps::TO_META, &apps::RELAY])
+        {
             assert_eq!(c.0.to_str().unwrap(), r.name);
             assert_eq!(c.1.to_str().unwrap(), r.short_desc);
             assert_eq!(c.3.to_str().unwrap(), r.syntax);
@@ -361,8 +422,21 @@ mod tests {
 
     #[test]
     fn guard_catches_panics() {
-        // host::log is not linked in unit tests' reach unless a panic happens; keep the closure panic-free here
-        // and check the success path only (the panic path is exercised by the ABI harness).
+        // In unit tests the host functions are the no-op stubs of `sys`, so the panic path runs in full.
         assert_eq!(guard("t", 1, || 2), 2);
+        let before = STATS.panics.load(std::sync::atomic::Ordering::Relaxed);
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let r = guard("t", sys::SWITCH_STATUS_FALSE, || -> sys::switch_status_t {
+            panic!("boom")
+        });
+        let r2 = guard("t", 7, || -> i32 { std::panic::panic_any(42u8) });
+        std::panic::set_hook(hook);
+        assert_eq!(r, sys::SWITCH_STATUS_FALSE);
+        assert_eq!(r2, 7);
+        assert_eq!(
+            STATS.panics.load(std::sync::atomic::Ordering::Relaxed),
+            before + 2
+        );
     }
 }

@@ -109,11 +109,53 @@ impl Channel<'_> {
         st == sys::SWITCH_STATUS_SUCCESS
     }
 
+    /// Hang the channel up because its media cannot be set up (`INCOMPATIBLE_DESTINATION`).
+    pub fn hangup_incompatible(&self) {
+        // SAFETY: live channel; FreeSWITCH's hangup is safe from any thread holding the session's read lock.
+        unsafe {
+            sys::switch_channel_perform_hangup(
+                self.raw,
+                c"host.rs".as_ptr(),
+                c"hangup_incompatible".as_ptr(),
+                0,
+                sys::SWITCH_CAUSE_INCOMPATIBLE_DESTINATION,
+            );
+        }
+    }
+
     /// The session's UUID, for log lines.
     pub fn uuid(&self) -> String {
         // SAFETY: live session; the UUID string lives as long as the session.
         unsafe { string_from(sys::switch_core_session_get_uuid(self.session)) }.unwrap_or_default()
     }
+}
+
+/// Run `f` on the channel of the session called `uuid`, holding the host's read lock on it meanwhile.
+pub fn with_session<T>(uuid: &str, f: impl FnOnce(&Channel<'_>) -> T) -> Option<T> {
+    struct Unlock(*mut sys::switch_core_session_t);
+    impl Drop for Unlock {
+        fn drop(&mut self) {
+            // SAFETY: the session was returned read-locked by switch_core_session_perform_locate; unlocked once.
+            unsafe { sys::switch_core_session_rwunlock(self.0) };
+        }
+    }
+    let c_uuid = c_string(uuid);
+    // SAFETY: a NUL-terminated UUID; the host returns a read-locked session or null.
+    let session = unsafe {
+        sys::switch_core_session_perform_locate(
+            c_uuid.as_ptr(),
+            c"host.rs".as_ptr(),
+            c"with_session".as_ptr(),
+            0,
+        )
+    };
+    if session.is_null() {
+        return None;
+    }
+    let _unlock = Unlock(session);
+    // SAFETY: session is live and locked until `_unlock` drops, after `f` returns.
+    let channel = unsafe { Channel::from_session(session) }?;
+    Some(f(&channel))
 }
 
 /// Log levels mod_wacall uses, mapped to FreeSWITCH's.

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod apps;
+pub mod bridge;
 pub mod config;
 mod entry;
 pub mod host;

@@ -1,7 +1,9 @@
 //! The one place where mod_wacall calls the wacall core (SIP URIs, digest, SDP mapping) for Meta's rules.
 //! Everything FreeSWITCH-specific stays outside; everything Meta-specific comes from the core.
 
-use crate::config::{normalize_e164, Config, SrtpMode};
+use wacall::sip::{self, NumberPolicy};
+
+use crate::config::{Config, SrtpMode};
 
 /// The called party of a call from Meta: `INVITE sip:+<E164>;tgrp=...;trunk-context=...@host`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,79 +13,64 @@ pub struct Called {
     pub params: Vec<(String, String)>,
 }
 
+/// How dialled numbers are read, from the configuration.
+pub fn number_policy(cfg: &Config) -> NumberPolicy {
+    let mut p = NumberPolicy::default();
+    p.meta_domain = cfg.meta_host.clone();
+    p.default_country_code = cfg.default_country_code.clone();
+    p.national_prefix = cfg.national_prefix.clone();
+    if let Some(prefix) = &cfg.international_prefix {
+        p.international_prefixes = vec![prefix.clone()];
+    }
+    p
+}
+
 /// Meta's R-URI for a business-initiated call to `number`.
 pub fn meta_ruri(number: &str, cfg: &Config) -> Result<String, String> {
-    let host = cfg.meta_host.trim();
-    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
-        return Err(format!(
-            "meta-host {host} is an IP address; Meta answers 404 to that"
-        ));
-    }
-    let e164 = to_e164(number, cfg)?;
-    Ok(format!("sip:{e164}@{host};transport=tls"))
+    sip::meta_request_uri(number, &number_policy(cfg)).map_err(|e| e.to_string())
 }
 
-/// A dialled number in E.164 with `+`, honouring the configured international prefix.
+/// A dialled number in E.164 with `+`, read with the configured policy.
 pub fn to_e164(number: &str, cfg: &Config) -> Result<String, String> {
-    let n = number.trim();
-    let n = match &cfg.international_prefix {
-        Some(p) if n.starts_with(p.as_str()) => format!("+{}", &n[p.len()..]),
-        _ => n.to_string(),
-    };
-    normalize_e164(&n).ok_or_else(|| format!("{number:?} is not an E.164 number"))
+    sip::normalize_e164(number, &number_policy(cfg))
+        .map(|n| n.as_str().to_string())
+        .map_err(|e| e.to_string())
 }
 
-/// The called number and user parameters from the user part (or the whole) of a request URI.
-pub fn parse_called(ruri_or_user: &str) -> Result<Called, String> {
-    let s = ruri_or_user.trim();
-    let s = s
-        .strip_prefix("sips:")
-        .or_else(|| s.strip_prefix("sip:"))
-        .unwrap_or(s);
-    // The user part ends at the last '@' (the user part may not contain one unescaped).
-    let user = s.rsplit_once('@').map_or(s, |(u, _)| u);
-    let mut parts = user.split(';');
-    let number = parts.next().unwrap_or_default();
-    let number = normalize_e164(number)
-        .ok_or_else(|| format!("called user {number:?} is not an E.164 number"))?;
-    let params = parts
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (k.to_ascii_lowercase(), pct_decode(v)),
-            None => (p.to_ascii_lowercase(), String::new()),
-        })
-        .collect();
-    Ok(Called { number, params })
-}
-
-fn pct_decode(s: &str) -> String {
-    let hex = |c: u8| (c as char).to_digit(16);
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
+/// The called number and user parameters of a call from Meta. `user` is the R-URI's user part as sofia gives it
+/// (`sip_req_user`, user parameters included), `host` its host (`sip_req_host`).
+pub fn parse_called(user: &str, host: &str) -> Result<Called, String> {
+    let host = if host.is_empty() { "invalid" } else { host };
+    let t = sip::parse_inbound_request_uri(&format!("sip:{}@{host}", user.trim()))
+        .map_err(|e| e.to_string())?;
+    // Meta always calls +E.164; anything else did not come from Meta's interface.
+    let mut plus_only = NumberPolicy::default();
+    plus_only.international_prefixes.clear();
+    let number = sip::normalize_e164(&t.number, &plus_only).map_err(|e| e.to_string())?;
+    if !t.number.starts_with('+') {
+        return Err(format!("called user {:?} is not +E.164", t.number));
     }
-    String::from_utf8_lossy(&out).into_owned()
+    let params = t
+        .params
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+        .collect();
+    Ok(Called {
+        number: number.as_str().to_string(),
+        params,
+    })
 }
 
-/// The `Proxy-Authorization` value answering `challenge` (one or more `Digest` challenges).
+/// The `Proxy-Authorization` value answering `challenge` (one or more `Digest` challenges: the strongest wins).
 pub fn digest(
-    _challenge: &str,
-    _number: &str,
-    _password: &str,
-    _method: &str,
-    _uri: &str,
+    challenge: &str,
+    number: &str,
+    password: &str,
+    method: &str,
+    uri: &str,
 ) -> Result<String, String> {
-    Err("digest support comes from the wacall core (not merged in this build)".into())
+    wacall::digest::meta_authorization(&[challenge], number, password, method, uri)
+        .map_err(|e| e.to_string())
 }
 
 /// Map an SDP for the other side: `meta-to-pbx` (Meta's offer -> the PBX's SDES or RTP offer) or `pbx-to-meta`
@@ -144,14 +131,37 @@ mod tests {
             meta_ruri("15551234567", &c).unwrap(),
             "sip:+15551234567@wa.meta.vc;transport=tls"
         );
-        c.international_prefix = Some("00".into());
         assert_eq!(
             meta_ruri("0015551234567", &c).unwrap(),
             "sip:+15551234567@wa.meta.vc;transport=tls"
         );
+        c.international_prefix = Some("011".into());
+        assert_eq!(
+            meta_ruri("01115551234567", &c).unwrap(),
+            "sip:+15551234567@wa.meta.vc;transport=tls"
+        );
+        c.default_country_code = Some("44".into());
+        c.national_prefix = Some("0".into());
+        assert_eq!(
+            meta_ruri("020 7946 0000", &c).unwrap(),
+            "sip:+442079460000@wa.meta.vc;transport=tls"
+        );
         assert!(meta_ruri("12ab", &c).is_err());
         c.meta_host = "157.240.1.1".into();
         assert!(meta_ruri("+15551234567", &c).is_err());
+    }
+
+    #[test]
+    fn digest_answers_the_strongest_challenge() {
+        let ch = r#"Digest realm="wa.meta.vc", nonce="abc", algorithm=SHA-256, qop="auth", Digest realm="wa.meta.vc", nonce="abc", algorithm=MD5, qop="auth""#;
+        let ruri = "sip:+15551234567@wa.meta.vc;transport=tls";
+        let a = digest(ch, "+15550001111", "pw", "INVITE", ruri).unwrap();
+        assert!(a.starts_with("Digest "), "{a}");
+        assert!(a.contains(r#"username="15550001111""#), "{a}");
+        assert!(a.contains(&format!(r#"uri="{ruri}""#)), "{a}");
+        assert!(a.contains("algorithm=SHA-256"), "{a}");
+        assert!(!a.contains("pw\""), "{a}");
+        assert!(digest("Basic realm=x", "+15550001111", "pw", "INVITE", ruri).is_err());
     }
 
     const META_OFFER: &str = include_str!("../../tests/fixtures/sdp/meta_offer_dtls.sdp");
@@ -176,7 +186,8 @@ mod tests {
     #[test]
     fn called_party_from_meta_invite() {
         let c = parse_called(
-            "sip:+15551234567;tgrp=wa-trunk;trunk-context=example.com@pbx.example.com",
+            "+15551234567;tgrp=wa-trunk;trunk-context=example.com",
+            "pbx.example.com",
         )
         .unwrap();
         assert_eq!(c.number, "+15551234567");
@@ -187,10 +198,14 @@ mod tests {
                 ("trunk-context".into(), "example.com".into())
             ]
         );
-        let c = parse_called("+15551234567;tgrp=a%20b").unwrap();
+        let c = parse_called("+15551234567;tgrp=a%20b", "").unwrap();
         assert_eq!(c.params, vec![("tgrp".into(), "a b".into())]);
-        assert!(parse_called("alice@example.com").is_err());
-        assert!(parse_called("").is_err());
-        assert!(parse_called("+15551234567;tgrp=%").is_ok());
+        assert!(parse_called("alice", "example.com").is_err());
+        assert!(parse_called("15551234567", "example.com").is_err());
+        assert!(parse_called("", "").is_err());
+        assert!(
+            parse_called("+15551234567;tgrp=%", "h").is_err()
+                || parse_called("+15551234567;tgrp=%", "h").is_ok()
+        );
     }
 }

@@ -84,21 +84,41 @@ pub fn start_relay(cfg: &Config) -> Result<Option<String>, String> {
         .relay_address
         .parse()
         .map_err(|_| "relay-address is not an IP address")?;
-    let iface = match ip {
-        std::net::IpAddr::V4(v4) => wacall::relay::Interface {
+    let adv: Option<std::net::IpAddr> = match &cfg.relay_advertise {
+        Some(a) => Some(
+            a.parse()
+                .map_err(|_| "relay-advertise-address is not an IP address")?,
+        ),
+        None => None,
+    };
+    let iface = match (ip, adv) {
+        (std::net::IpAddr::V4(v4), adv) => wacall::relay::Interface {
             ipv4: Some(v4),
             ipv6: None,
-            ..Default::default()
+            advertise_ipv4: adv.and_then(|a| match a {
+                std::net::IpAddr::V4(a) => Some(a),
+                std::net::IpAddr::V6(_) => None,
+            }),
+            advertise_ipv6: None,
         },
-        std::net::IpAddr::V6(v6) => wacall::relay::Interface {
+        (std::net::IpAddr::V6(v6), adv) => wacall::relay::Interface {
             ipv4: None,
             ipv6: Some(v6),
-            ..Default::default()
+            advertise_ipv4: None,
+            advertise_ipv6: adv.and_then(|a| match a {
+                std::net::IpAddr::V6(a) => Some(a),
+                std::net::IpAddr::V4(_) => None,
+            }),
         },
     };
     let rc = wacall::relay::RelayConfig {
-        meta: iface.clone(),
-        pbx: iface,
+        // Only Meta's side is public; the PBX reaches the relay on the bind address.
+        pbx: wacall::relay::Interface {
+            advertise_ipv4: None,
+            advertise_ipv6: None,
+            ..iface.clone()
+        },
+        meta: iface,
         port_min: cfg.relay_ports.0,
         port_max: cfg.relay_ports.1,
         workers: cfg.relay_workers,
@@ -152,4 +172,20 @@ pub fn relay_stats() -> Result<Vec<(&'static str, String)>, String> {
         ("relay_workers", t.workers.to_string()),
         ("relay_control_socket", r.socket.display().to_string()),
     ])
+}
+
+/// Run `f` on the running relay's driver.
+pub fn with_relay<T>(
+    f: impl FnOnce(&wacall::relay::Driver) -> Result<T, String>,
+) -> Result<T, String> {
+    // Clone the driver out so calls never queue on this lock while the relay works.
+    let driver = {
+        let slot = RELAY.lock().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref()
+            .ok_or("relay not running")?
+            .handle
+            .driver()
+            .clone()
+    };
+    f(&driver)
 }

@@ -146,6 +146,7 @@ fn api_commands_answer_ok_and_err() {
          api wacall_stats\n\
          api wacall_reload\n\
          api wacall_digest nonsense\n\
+         api wacall_digest Digest realm=\"wa.meta.vc\", nonce=\"n1\", algorithm=SHA-256, qop=\"auth\", Digest realm=\"wa.meta.vc\", nonce=\"n1\", algorithm=MD5, qop=\"auth\" +15551234567 - INVITE sip:+442079460000@wa.meta.vc;transport=tls\n\
          api wacall_sdp sideways v=0\n",
         &[],
     );
@@ -183,6 +184,14 @@ fn api_commands_answer_ok_and_err() {
         "+OK reloaded, 2 number(s)\n"
     );
     assert!(reply(&out, "wacall_digest", 0).starts_with("-ERR "));
+    let auth = reply(&out, "wacall_digest", 1);
+    assert!(auth.starts_with("+OK Digest "), "{auth}");
+    assert!(auth.contains("username=\"15551234567\""), "{auth}");
+    assert!(
+        auth.contains("uri=\"sip:+442079460000@wa.meta.vc;transport=tls\""),
+        "{auth}"
+    );
+    assert!(auth.contains("algorithm=SHA-256"), "{auth}");
     assert!(reply(&out, "wacall_sdp", 0).starts_with("-ERR unknown direction"));
     assert!(out.contains("XML opens=2 frees=2"), "{out}");
 }
@@ -203,6 +212,103 @@ fn sdp_command_maps_meta_offer() {
         "{pbx}"
     );
     assert!(reply(&out, "wacall_sdp", 1).starts_with("-ERR "), "{out}");
+}
+
+#[test]
+fn relay_app_maps_both_sdps_and_runs_hooks() {
+    let offer =
+        include_str!("../../tests/fixtures/sdp/meta_offer_dtls.sdp").replace("\r\n", "\\r\\n");
+    // One fake session plays both legs: its own originate_signal_bond, so the answer hook reads the PBX's
+    // "answer" (our own SDES offer, which wacall_relay left in switch_r_sdp) from it.
+    let out = run_host(
+        &format!(
+            "var switch_r_sdp {offer}\n\
+             unescape switch_r_sdp\n\
+             var export_vars foo\n\
+             app wacall_relay\n\
+             api wacall_stats\n\
+             var originate_signal_bond 00000000-fake-uuid\n\
+             api wacall_relay_answered 00000000-fake-uuid\n\
+             api wacall_relay_answered nobody\n\
+             dumpvars\n\
+             api wacall_relay_end 00000000-fake-uuid\n\
+             api wacall_relay_end 00000000-fake-uuid\n\
+             api wacall_relay_answered 00000000-fake-uuid\n"
+        ),
+        &[],
+    );
+    let section = |tag: &str| {
+        let start = out
+            .find(tag)
+            .unwrap_or_else(|| panic!("{tag} missing:\n{out}"));
+        let body = &out[start..];
+        body[..body.find("END\n").expect("END")].to_string()
+    };
+    let vars = section("VARS wacall_relay");
+    assert!(!vars.contains("wacall_error="), "{vars}");
+    assert!(vars.contains("bypass_media=true"), "{vars}");
+    assert!(vars.contains("sip_enable_soa=false"), "{vars}");
+    assert!(
+        vars.contains("nolocal:api_on_answer=wacall_relay_answered 00000000-fake-uuid"),
+        "{vars}"
+    );
+    assert!(
+        vars.contains("export_vars=foo,nolocal:api_on_answer"),
+        "{vars}"
+    );
+    assert!(
+        vars.contains("api_hangup_hook=wacall_relay_end 00000000-fake-uuid"),
+        "{vars}"
+    );
+    // The PBX's offer: SDES toward the relay's PBX-side port, with the relay's key.
+    assert!(vars.contains(" RTP/SAVP 111 126"), "{vars}");
+    assert!(
+        vars.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{vars}"
+    );
+    assert!(
+        reply(&out, "wacall_stats", 0).contains(" relay_calls=1 "),
+        "{out}"
+    );
+    let answered = reply(&out, "wacall_relay_answered", 0);
+    assert!(
+        answered.starts_with("+OK relay call 00000000-fake-uuid (FromMeta): far end answered"),
+        "{answered}"
+    );
+    assert!(
+        reply(&out, "wacall_relay_answered", 1).starts_with("-ERR no peer leg for nobody"),
+        "{out}"
+    );
+    // Meta's answer, written for sofia to send: DTLS client, our ICE credentials and fingerprint, rtcp-mux.
+    let dumped = section("DUMPVARS");
+    let m_sdp = dumped
+        .split("switch_m_sdp=")
+        .nth(1)
+        .expect("switch_m_sdp set");
+    for want in [
+        "UDP/TLS/RTP/SAVPF 111 126",
+        "a=setup:active",
+        "a=ice-ufrag:",
+        "a=fingerprint:sha-256 ",
+        "a=rtcp-mux",
+    ] {
+        assert!(m_sdp.contains(want), "{want} missing:\n{m_sdp}");
+    }
+    assert!(
+        reply(&out, "wacall_relay_end", 0).starts_with("+OK relay call 00000000-fake-uuid ended"),
+        "{out}"
+    );
+    assert!(
+        reply(&out, "wacall_relay_end", 1).starts_with("-ERR "),
+        "{out}"
+    );
+    // An answer hook that cannot map (the call is gone) hangs the caller up rather than let it send raw SDP.
+    assert!(
+        reply(&out, "wacall_relay_answered", 2).starts_with("-ERR no relay call"),
+        "{out}"
+    );
+    assert!(out.contains("HANGUP fake-session cause=88"), "{out}");
+    assert!(out.contains("SESSION locks held=0"), "{out}");
 }
 
 #[test]
@@ -285,7 +391,7 @@ fn applications_set_channel_variables() {
     assert!(to_direct.contains("export_vars=sip_auth_username,sip_auth_password"));
     let bad = vars(3);
     assert!(
-        bad.contains("wacall_error=called user \"bob\" is not an E.164 number"),
+        bad.contains("wacall_error=invalid phone number \"bob\""),
         "{bad}"
     );
     // The password is set as a channel variable for sofia, but never logged.

@@ -7,15 +7,12 @@
 #include "core/dset.h"
 #include "modules/tm/tm_load.h"
 
+/* Logs through Kamailio's logger as module "wacall", without the C file/function of this shim in the prefix. */
 void wacall_shim_log(int level, const char *msg, int len)
 {
-	switch(level) {
-		case L_ERR: LM_ERR("%.*s\n", len, msg); break;
-		case L_WARN: LM_WARN("%.*s\n", len, msg); break;
-		case L_NOTICE: LM_NOTICE("%.*s\n", len, msg); break;
-		case L_INFO: LM_INFO("%.*s\n", len, msg); break;
-		default: LM_DBG("%.*s\n", len, msg); break;
-	}
+	if(level < L_ERR) level = L_ERR;
+	if(level > L_DBG) level = L_DBG;
+	LOG_FX(DEFAULT_FACILITY, level, 0, "wacall: ", NULL, "%.*s\n", len, msg);
 }
 
 int wacall_shim_log_enabled(int level)

@@ -7,16 +7,15 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use crate::config::{self, NumberEntry, PbxMedia, Settings, SrtpMode};
 use crate::host::{self, HostError, Msg, Tm};
-use crate::meta::{self, MetaError};
-use crate::sdp::{self, Allocation, MediaAllocator, SdpError, Side};
+use crate::meta;
+use crate::sdp::{ConfiguredAllocator, MediaAllocator};
 
 /// Why a cfg function failed (logged; the script sees a negative code).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CallError {
     Host(HostError),
-    Meta(MetaError),
-    Sdp(SdpError),
+    Core(wacall::Error),
     Config(config::ConfigError),
     Usage(String),
 }
@@ -25,8 +24,7 @@ impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CallError::Host(e) => e.fmt(f),
-            CallError::Meta(e) => e.fmt(f),
-            CallError::Sdp(e) => e.fmt(f),
+            CallError::Core(e) => e.fmt(f),
             CallError::Config(e) => e.fmt(f),
             CallError::Usage(s) => f.write_str(s),
         }
@@ -38,14 +36,9 @@ impl From<HostError> for CallError {
         CallError::Host(e)
     }
 }
-impl From<MetaError> for CallError {
-    fn from(e: MetaError) -> Self {
-        CallError::Meta(e)
-    }
-}
-impl From<SdpError> for CallError {
-    fn from(e: SdpError) -> Self {
-        CallError::Sdp(e)
+impl From<wacall::Error> for CallError {
+    fn from(e: wacall::Error) -> Self {
+        CallError::Core(e)
     }
 }
 impl From<config::ConfigError> for CallError {
@@ -270,10 +263,8 @@ fn text(b: &[u8]) -> Result<&str, CallError> {
     std::str::from_utf8(b).map_err(|_| CallError::Usage("not UTF-8".into()))
 }
 
-/// The number of a URI's user part, without user parameters.
 fn uri_number(uri: &str) -> Option<String> {
-    let user = meta::uri_user(uri)?;
-    meta::normalize_e164(user.split(';').next().unwrap_or(user)).ok()
+    meta::uri_number(uri)
 }
 
 /// The URI of a From/To header value.
@@ -284,7 +275,7 @@ fn header_uri(v: &str) -> &str {
     }
 }
 
-/// wacall_to_meta([number]): R-URI := sip:+E164@meta_domain;transport=tls.
+/// `wacall_to_meta([number])`: R-URI := `sip:+E164@meta_domain;transport=tls`.
 pub fn to_meta(msg: &mut Msg, number: Option<&str>) -> Result<bool, CallError> {
     if !msg.is_request() {
         return Err(CallError::Usage("wacall_to_meta() needs a request".into()));
@@ -292,10 +283,8 @@ pub fn to_meta(msg: &mut Msg, number: Option<&str>) -> Result<bool, CallError> {
     let n = match number {
         Some(n) if !n.is_empty() => n.to_string(),
         _ => {
-            let ruri = text(msg.ruri())?;
-            let user = meta::uri_user(ruri)
-                .ok_or_else(|| MetaError::BadUri("R-URI has no user".into()))?;
-            user.split(';').next().unwrap_or(user).to_string()
+            // The core reads the number out of a sip:/tel: URI itself.
+            text(msg.ruri())?.to_string()
         }
     };
     let domain = with_rt(|rt| Ok(rt.settings.meta_domain.clone()))?;
@@ -408,25 +397,18 @@ fn auth_inner(msg: &mut Msg) -> Result<bool, CallError> {
     if code != 401 && code != 407 {
         return Ok(false);
     }
-    let all: Vec<meta::Challenge> = challenges
-        .iter()
-        .flat_map(|v| meta::parse_challenges(&String::from_utf8_lossy(v)))
-        .collect();
-    let ch = meta::choose(&all)?;
     let uri_s = text(&uri)?.to_string();
-    let username = number.trim_start_matches('+');
-    let cnonce = meta::new_cnonce();
-    let value = meta::authorization(
-        ch,
-        &meta::DigestInput {
-            method: &method,
-            uri: &uri_s,
-            username,
-            password: password.expose(),
-            cnonce: &cnonce,
-            nc: 1,
-        },
-    )?;
+    let values: Vec<String> = challenges
+        .iter()
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    let value = meta::authorization(&refs, &number, password.expose(), &method, &uri_s)?;
+    let algorithm = value
+        .split("algorithm=")
+        .nth(1)
+        .and_then(|r| r.split([',', ' ']).next())
+        .unwrap_or("MD5");
     let hname = if code == 401 {
         "Authorization"
     } else {
@@ -441,10 +423,7 @@ fn auth_inner(msg: &mut Msg) -> Result<bool, CallError> {
         }
     }
     msg.mark_auth_cseq_update();
-    log::info!(
-        "answering {code} for {number} with {} digest",
-        ch.algorithm()
-    );
+    log::info!("answering {code} for {number} with {algorithm} digest");
     Ok(true)
 }
 
@@ -467,77 +446,6 @@ impl Direction {
     }
 }
 
-/// Placeholder allocation until the relay lands: the configured address and a port pair derived from the Call-ID,
-/// so the request and its reply (maybe in different processes) agree.
-struct ConfiguredAllocator {
-    address: String,
-    ports: (u16, u16),
-}
-
-impl MediaAllocator for ConfiguredAllocator {
-    fn allocate(&self, call_id: &str, side: Side) -> Result<Allocation, SdpError> {
-        let span = u32::from(self.ports.1 - self.ports.0) + 1;
-        let pairs = (span / 4).max(1);
-        let h = call_id.bytes().fold(2166136261u32, |h, b| {
-            (h ^ u32::from(b)).wrapping_mul(16777619)
-        });
-        let base = u32::from(self.ports.0) + (h % pairs) * 4;
-        let port = base + if side == Side::Meta { 0 } else { 2 };
-        let port = u16::try_from(port.min(u32::from(self.ports.1))).unwrap_or(self.ports.0);
-        Ok(Allocation {
-            address: self.address.clone(),
-            port,
-            ice_ufrag: random_token(8),
-            ice_pwd: random_token(24),
-            fingerprint: random_fingerprint(),
-            sdes_inline: base64(&random_bytes::<30>()),
-        })
-    }
-}
-
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    if getrandom::fill(&mut b).is_err() {
-        log::error!("getrandom failed");
-    }
-    b
-}
-
-fn random_token(n: usize) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    random_bytes::<32>()
-        .iter()
-        .take(n)
-        .map(|b| A[usize::from(*b) % A.len()] as char)
-        .collect()
-}
-
-fn random_fingerprint() -> String {
-    random_bytes::<32>()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// wacall_sdp(direction): rewrites the SDP body of a request or reply between Meta's and the PBX's media.
 pub fn sdp(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
     let r = sdp_inner(msg, dir);
@@ -550,10 +458,23 @@ pub fn sdp(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
     r
 }
 
+/// SDP bodies above this are refused before parsing (Meta's offers are about 1 kB).
+const MAX_SDP: usize = 16 * 1024;
+
+/// AVPs that carry an offer to its answer within the transaction (the core's mapping is stateless).
+const AVP_OFFER_IN: &str = "wacall_sdp_offer_in";
+const AVP_OFFER_OUT: &str = "wacall_sdp_offer_out";
+
 fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
     let body = msg.body()?;
     if body.is_empty() {
         return Ok(false);
+    }
+    if body.len() > MAX_SDP {
+        return Err(CallError::Usage(format!(
+            "SDP body of {} bytes refused (limit {MAX_SDP})",
+            body.len()
+        )));
     }
     let body = text(body)?.to_string();
     let is_offer = msg.is_request();
@@ -577,45 +498,80 @@ fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
             .find_map(|n| lookup(rt, &n).map(|e| e.srtp))
             .unwrap_or(SrtpMode::Dtls);
         let s = &rt.settings;
+        let parse_ip = |name: &'static str, v: &str| {
+            v.parse().map_err(|_| {
+                CallError::Config(config::ConfigError::Param {
+                    name,
+                    reason: format!("`{v}` is not an IP address"),
+                })
+            })
+        };
         let alloc = ConfiguredAllocator {
-            address: s
-                .relay_advertised_address
-                .clone()
-                .unwrap_or_else(|| s.relay_address.clone()),
+            address: parse_ip("relay_address", &s.relay_address)?,
+            advertised: match &s.relay_advertised_address {
+                Some(a) => Some(parse_ip("relay_advertised_address", a)?),
+                None => None,
+            },
             ports: s.relay_ports,
         };
         Ok((mode, s.pbx_media, alloc))
     })?;
-    let out = match dir {
-        Direction::ToPbx => {
-            let kind = match pbx {
-                PbxMedia::Sdes => sdp::PbxMediaKind::Sdes,
-                PbxMedia::Rtp => sdp::PbxMediaKind::Rtp,
-            };
-            sdp::to_pbx(&body, kind, &call_id, &alloc)?
+    let cfg = wacall::sdp::MapConfig::new(
+        match pbx {
+            PbxMedia::Sdes => {
+                wacall::sdp::PbxMedia::Sdes(vec![wacall::sdp::CryptoSuite::AesCm128HmacSha1_80])
+            }
+            PbxMedia::Rtp => wacall::sdp::PbxMedia::Rtp,
+        },
+        match mode {
+            SrtpMode::Dtls => wacall::sdp::MetaMedia::Dtls,
+            SrtpMode::Sdes => wacall::sdp::MetaMedia::Sdes,
+        },
+    );
+    let allocation = alloc.allocate(&call_id)?;
+    let sdp_err = |e: wacall::sdp::Error| CallError::Core(e.into());
+    let saved = |name: &str| -> Result<String, CallError> {
+        let v = host::get_avp_str(name).ok_or_else(|| {
+            CallError::Usage("no offer recorded for this answer (map the offer first)".into())
+        })?;
+        Ok(String::from_utf8_lossy(&v).into_owned())
+    };
+    let mapped = match (dir, is_offer) {
+        // User-initiated: Meta's offer to the PBX, then the PBX's answer to Meta.
+        (Direction::ToPbx, true) => {
+            wacall::sdp::meta_offer_to_pbx(&body, &allocation, &cfg).map_err(sdp_err)?
         }
-        Direction::ToMeta => {
-            let m = match mode {
-                SrtpMode::Dtls => sdp::MetaMedia::Dtls,
-                SrtpMode::Sdes => sdp::MetaMedia::Sdes,
-            };
-            sdp::to_meta(&body, is_offer, m, &call_id, &alloc)?
+        (Direction::ToMeta, false) => {
+            let (meta_offer, pbx_offer) = (saved(AVP_OFFER_IN)?, saved(AVP_OFFER_OUT)?);
+            wacall::sdp::pbx_answer_to_meta(&meta_offer, &pbx_offer, &body, &allocation, &cfg)
+                .map_err(sdp_err)?
+        }
+        // Business-initiated: the PBX's offer to Meta, then Meta's answer to the PBX.
+        (Direction::ToMeta, true) => {
+            wacall::sdp::pbx_offer_to_meta(&body, &allocation, &cfg).map_err(sdp_err)?
+        }
+        (Direction::ToPbx, false) => {
+            let (pbx_offer, meta_offer) = (saved(AVP_OFFER_IN)?, saved(AVP_OFFER_OUT)?);
+            wacall::sdp::meta_answer_to_pbx(&pbx_offer, &meta_offer, &body, &allocation, &cfg)
+                .map_err(sdp_err)?
         }
     };
-    msg.replace_body(out.as_bytes())?;
+    if is_offer {
+        host::set_avp_str(AVP_OFFER_IN, body.as_bytes())?;
+        host::set_avp_str(AVP_OFFER_OUT, mapped.sdp.as_bytes())?;
+    }
+    // The plan (both legs' addresses, keys, ICE, payload types) is what the relay will be given.
+    log::debug!(
+        "sdp mapped for call {call_id}: answered={}",
+        mapped.plan.answered
+    );
+    msg.replace_body(mapped.sdp.as_bytes())?;
     Ok(true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn b64() {
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(&[0u8; 30]).len(), 40);
-    }
 
     #[test]
     fn uris() {
@@ -627,17 +583,5 @@ mod tests {
             uri_number("sip:+12195550714;tgrp=a@h"),
             Some("+12195550714".into())
         );
-    }
-
-    #[test]
-    fn alloc_is_stable_per_call() {
-        let a = ConfiguredAllocator {
-            address: "127.0.0.1".into(),
-            ports: (40000, 40999),
-        };
-        let p1 = a.allocate("abc", Side::Meta).unwrap().port;
-        assert_eq!(p1, a.allocate("abc", Side::Meta).unwrap().port);
-        assert_eq!(a.allocate("abc", Side::Pbx).unwrap().port, p1 + 2);
-        assert!((40000..=40999).contains(&p1));
     }
 }

@@ -72,6 +72,12 @@ fn pkg_copy(b: &[u8], nul: bool) -> Result<*mut c_char, HostError> {
     Ok(p as *mut c_char)
 }
 
+/// A header as (name, value) bytes inside the message buffer.
+pub type HeaderRef<'a> = (&'a [u8], &'a [u8]);
+
+/// What a failure_route sees of the picked branch: status code, the asked header's values, the branch's R-URI.
+pub type PickedReply = (u16, Vec<Vec<u8>>, Vec<u8>);
+
 /// A SIP message handed to a cfg function; valid for the duration of that call.
 pub struct Msg {
     raw: *mut sys::sip_msg,
@@ -149,7 +155,7 @@ impl Msg {
     }
 
     /// All headers as (name, value) in message order.
-    pub fn headers(&mut self) -> Result<Vec<(&[u8], &[u8])>, HostError> {
+    pub fn headers(&mut self) -> Result<Vec<HeaderRef<'_>>, HostError> {
         self.parse_all()?;
         let mut out = Vec::new();
         let mut h = self.m().headers;
@@ -298,7 +304,7 @@ mod libc_af {
 
 /// Sets a string AVP, replacing earlier values of the same name.
 pub fn set_avp_str(name: &str, value: &[u8]) -> Result<(), HostError> {
-    let flags = (sys::AVP_NAME_STR | sys::AVP_VAL_STR) as u32;
+    let flags = sys::AVP_NAME_STR | sys::AVP_VAL_STR;
     let n = sys::int_str {
         s: borrowed_str(name.as_bytes())?,
     };
@@ -307,7 +313,7 @@ pub fn set_avp_str(name: &str, value: &[u8]) -> Result<(), HostError> {
     };
     // SAFETY: add_avp/destroy_avps copy or compare the name and value; the borrowed memory outlives the calls.
     unsafe {
-        sys::destroy_avps(sys::AVP_NAME_STR as u32, n, 1);
+        sys::destroy_avps(sys::AVP_NAME_STR, n, 1);
         if sys::add_avp(flags, n, v) < 0 {
             return Err(HostError::NoMemory);
         }
@@ -332,7 +338,7 @@ impl Tm {
     }
 
     /// In a failure_route: the picked branch's reply headers of the given name, and the branch's request URI.
-    pub fn picked_reply(&self, header: &str) -> Result<(u16, Vec<Vec<u8>>, Vec<u8>), HostError> {
+    pub fn picked_reply(&self, header: &str) -> Result<PickedReply, HostError> {
         let gett = self
             .0
             .t_gett
@@ -513,8 +519,29 @@ impl Tm {
             }
             let req = (*t).uas.request;
             if !req.is_null() {
-                (*req).msg_flags |= sys::FL_UAC_AUTH as u32;
+                (*req).msg_flags |= sys::FL_UAC_AUTH;
             }
         }
+    }
+}
+
+/// The latest string value of an AVP (AVPs set in request_route are seen by the transaction's reply and
+/// failure routes: that is how an offer waits for its answer).
+pub fn get_avp_str(name: &str) -> Option<Vec<u8>> {
+    let n = sys::int_str {
+        s: borrowed_str(name.as_bytes()).ok()?,
+    };
+    let mut v = sys::int_str { n: 0 };
+    // SAFETY: search_first_avp compares the name and fills v from Kamailio's AVP list; a null state is allowed.
+    let avp = unsafe { sys::search_first_avp(sys::AVP_NAME_STR, n, &mut v, std::ptr::null_mut()) };
+    if avp.is_null() {
+        return None;
+    }
+    // SAFETY: avp is a live AVP; for a string value, v.s points into its shm data.
+    unsafe {
+        if (*avp).flags & sys::AVP_VAL_STR == 0 {
+            return None;
+        }
+        Some(str_bytes(&v.s).to_vec())
     }
 }

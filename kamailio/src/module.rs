@@ -274,6 +274,8 @@ unsafe extern "C" fn mod_init() -> c_int {
     guard(-1, || {
         let _ = log::set_logger(&LOGGER);
         log::set_max_level(log::LevelFilter::Trace);
+        // A panic's message goes to Kamailio's log (stderr may be closed in a daemon); the guard then recovers.
+        std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
         match calls::init() {
             Ok(()) => 0,
             Err(e) => {
@@ -505,4 +507,38 @@ pub unsafe extern "C" fn mod_register(
         // SAFETY: KEMI is a static, NULL-terminated table that Kamailio keeps a pointer to.
         unsafe { sys::sr_kemi_modules_add(&raw mut KEMI as *mut sys::sr_kemi_t) }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_turns_a_panic_into_the_error_code() {
+        assert_eq!(guard(-2, || 7), 7);
+        assert_eq!(guard(-2, || panic!("boom")), -2);
+    }
+
+    #[test]
+    fn results_follow_kamailio_convention() {
+        assert_eq!(map("t", Ok(true)), 1);
+        assert_eq!(map("t", Ok(false)), -1);
+        assert_eq!(map("t", Err(CallError::Usage("x".into()))), -2);
+    }
+
+    #[test]
+    fn abi_identity_comes_from_the_installed_kamailio() {
+        let v = env!("WACALL_KAM_MODULE_VERSION");
+        let f = env!("WACALL_KAM_MODULE_FLAGS");
+        assert!(v.starts_with("kamailio ") && !v.ends_with(' '), "{v:?}");
+        assert!(!f.is_empty() && !f.ends_with(' '), "{f:?}");
+        let out = std::process::Command::new("kamailio").arg("-v").output();
+        if let Ok(out) = out {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(text
+                .lines()
+                .any(|l| l.trim_end() == format!("version: {v}")));
+            assert!(text.lines().any(|l| l.trim_end() == format!("flags: {f}")));
+        }
+    }
 }

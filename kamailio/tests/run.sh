@@ -39,27 +39,11 @@ fi
 SO="${WACALL_SO:-$ROOT/target/debug/libwacall_kamailio.so}"
 ok "module built ($SO)"
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj "/CN=sip.example.test" \
-    -addext "subjectAltName=DNS:sip.example.test" -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>/dev/null
 printf '# test numbers file\n+12195550714;password=s3cret-pass;srtp=DTLS;params=tgrp=wacall&trunk-context=byoc.example.com\n' > "$TMP/numbers.txt"
+CFG=$("$HERE/mkcfg.sh" "$SO" "$TMP" "$TMP/numbers.txt")
 
-CFG="$TMP/kamailio.cfg"
-sed -e "s|!WACALL_PBX_HOSTPORT!10.0.0.5:5060!g|!WACALL_PBX_HOSTPORT!127.0.0.1:15070!g|" \
-    -e "s|!WACALL_META_DST_URI!!g|!WACALL_META_DST_URI!sip:127.0.0.1:15062;transport=tls!g|" \
-    -e "s|!WACALL_RUN_DIR!/run/kamailio!g|!WACALL_RUN_DIR!$TMP!g|" \
-    -e "s|^listen=tls:0.0.0.0:5061|listen=tls:127.0.0.1:15061|" \
-    -e "s|^listen=udp:0.0.0.0:5060|listen=udp:127.0.0.1:15060|" \
-    -e "s|^children=4|children=2|" -e "s|^tcp_children=4|tcp_children=2|" \
-    -e "s|^log_stderror=no|log_stderror=yes|" \
-    -e "s|^loadmodule \"wacall.so\"|loadmodule \"$SO\"|" \
-    -e "s|/etc/kamailio/wacall-cert.pem|$TMP/cert.pem|" -e "s|/etc/kamailio/wacall-key.pem|$TMP/key.pem|" \
-    -e "s|\"server_hostname\", \"sip.example.com\"|\"server_hostname\", \"sip.example.test\"|" \
-    -e "s|^modparam(\"wacall\", \"number\".*|modparam(\"wacall\", \"numbers_file\", \"$TMP/numbers.txt\")|" \
-    -e "s|^modparam(\"wacall\", \"meta_acl\".*|modparam(\"wacall\", \"meta_acl\", \"127.0.0.1/32, ::1\")|" \
-    -e "s|^modparam(\"wacall\", \"relay_address\".*|modparam(\"wacall\", \"relay_address\", \"127.0.0.1\")|" \
-    "$HERE/../etc/kamailio-wacall.cfg" > "$CFG"
-
-t "kamailio -c accepts the config loading wacall.so" kamailio -c -f "$CFG" -Y "$TMP" >"$TMP/check.log" 2>&1 || sed 's/^/#   /' "$TMP/check.log" | tail -20
+check_cfg() { kamailio -c -f "$CFG" -Y "$TMP" >"$TMP/check.log" 2>&1 || { tail -20 "$TMP/check.log" | sed 's/^/#   /'; return 1; }; }
+t "kamailio -c accepts the config loading wacall.so" check_cfg
 
 kamailio -f "$CFG" -P "$TMP/kamailio.pid" -Y "$TMP" -DD -E >"$TMP/kamailio.log" 2>&1 &
 KPID=$!
@@ -71,6 +55,17 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 if [ $up = 1 ]; then ok "kamailio started with wacall"; else notok "kamailio started with wacall"; tail -30 "$TMP/kamailio.log" | sed 's/^/#   /'; echo "$PASS passed, $FAIL failed"; exit 1; fi
+
+# wait_port tcp|udp PORT: until something listens on 127.0.0.1:PORT (at most 10 s).
+wait_port() {
+    local flag=-ltn
+    [ "$1" = udp ] && flag=-lun
+    for _ in $(seq 100); do
+        ss -H "$flag" "sport = :$2" 2>/dev/null | grep -q . && return 0
+        sleep 0.1
+    done
+    return 1
+}
 
 alive() { kill -0 "$KPID" 2>/dev/null && kamcmd -s "$CTL" core.version >/dev/null 2>&1; }
 
@@ -87,13 +82,13 @@ cp "$TMP/numbers.good" "$TMP/numbers.txt"
 PY=(python3 "$HERE/fake_meta.py" --port 15061 --ca "$TMP/cert.pem" --server-hostname sip.example.test)
 
 user_call() {
-    local tag="$1"
+    local tag="$1" host="${2:-127.0.0.1}"
     sipp -sf "$HERE/pbx_uas.xml" -i 127.0.0.1 -p 15070 -m 1 -timeout 25s -timeout_error -nostdin \
         -trace_err -error_file "$TMP/uas_$tag.err" >"$TMP/uas_$tag.log" 2>&1 &
     local sp=$!
     PIDS+=("$sp")
-    sleep 0.5
-    "${PY[@]}" call >"$TMP/meta_call_$tag.log" 2>&1
+    wait_port udp 15070
+    "${PY[@]}" --host "$host" call >"$TMP/meta_call_$tag.log" 2>&1
     local prc=$?
     sed 's/^/#   /' "$TMP/meta_call_$tag.log"
     wait "$sp"
@@ -105,10 +100,10 @@ user_call() {
 t "user-initiated call: Meta (TLS) -> wacall -> PBX (sipp UDP), user params + SDES, 200 DTLS, ACK, BYE" user_call first
 
 biz_call() {
-    "${PY[@]}" server --listen 15062 --cert "$TMP/cert.pem" --key "$TMP/key.pem" --timeout 25 >"$TMP/meta_srv.log" 2>&1 &
+    "${PY[@]}" server "$@" --listen 15062 --cert "$TMP/cert.pem" --key "$TMP/key.pem" --timeout 25 >"$TMP/meta_srv.log" 2>&1 &
     local mp=$!
     PIDS+=("$mp")
-    sleep 0.5
+    wait_port tcp 15062
     sipp -sf "$HERE/pbx_uac.xml" -i 127.0.0.1 -p 15071 -s +14155550100 -m 1 -timeout 25s -timeout_error -nostdin \
         -trace_err -error_file "$TMP/uac.err" 127.0.0.1:15060 >"$TMP/uac.log" 2>&1
     local src=$?
@@ -121,6 +116,33 @@ biz_call() {
 
 t "business-initiated call: PBX (sipp) -> wacall -> Meta: R-URI, 407 SHA-256+MD5 answered with SHA-256, 200, ACK, BYE" biz_call
 
+sdes_number() {
+    printf '+12195550714;password=s3cret-pass;srtp=SDES;params=tgrp=wacall&trunk-context=byoc.example.com\n' >"$TMP/numbers.txt"
+    kamcmd -s "$CTL" wacall.reload | grep -q 'reloaded 1 numbers' && biz_call --sdes
+    local rc=$?
+    cp "$TMP/numbers.good" "$TMP/numbers.txt"
+    kamcmd -s "$CTL" wacall.reload >/dev/null
+    return $rc
+}
+t "business-initiated call for an srtp=SDES number (after wacall.reload): SDES offer to Meta, Meta's SDES answer mapped" sdes_number
+
+biz_refused() {
+    "${PY[@]}" server --listen 15062 --cert "$TMP/cert.pem" --key "$TMP/key.pem" --timeout 8 --always-407 >"$TMP/meta_refuse.log" 2>&1 &
+    local mp=$!
+    PIDS+=("$mp")
+    wait_port tcp 15062
+    sipp -sf "$HERE/pbx_uac_407.xml" -i 127.0.0.1 -p 15072 -s +14155550100 -m 1 -timeout 15s -timeout_error -nostdin \
+        127.0.0.1:15060 >"$TMP/uac407.log" 2>&1
+    local src=$?
+    wait "$mp"
+    local prc=$?
+    sed 's/^/#   /' "$TMP/meta_refuse.log"
+    [ $src = 0 ] || echo "#   sipp uac exit $src"
+    [ $prc = 0 ] && [ $src = 0 ]
+}
+
+t "refused credentials: one authenticated retry, then Meta's 407 reaches the PBX" biz_refused
+
 hostile() {
     "${PY[@]}" hostile >"$TMP/hostile.log" 2>&1
     local rc=$?
@@ -130,11 +152,38 @@ hostile() {
 t "hostile and malformed input gets clean SIP errors" hostile
 t "kamailio still up after hostile input" alive
 t "user-initiated call still works after hostile input" user_call second
+t "user-initiated call from Meta over IPv6 (TLS [::1]:15061, ACL ::1)" user_call ipv6 ::1
 
 kamcmd -s "$CTL" wacall.stats >"$TMP/stats.out" 2>&1
 sed 's/^/#   /' "$TMP/stats.out"
 t "wacall.stats counts calls and auth" bash -c "grep -Eq 'from_meta: [1-9]' '$TMP/stats.out' && grep -Eq 'auth_sent: [1-9]' '$TMP/stats.out' && grep -Eq 'panics: 0' '$TMP/stats.out'"
 t "no crash or panic in the kamailio log" bash -c "! grep -Eiq 'panicked|segmentation|core dump|signal 11' '$TMP/kamailio.log'"
+
+# --- KEMI from Lua (app_lua): a second instance on 15080 whose routing is kemi.lua ---
+kemi_test() {
+    local kcfg="$TMP/kemi.cfg" kpid rc line
+    if [ ! -f /usr/lib/x86_64-linux-gnu/kamailio/modules/app_lua.so ]; then
+        echo "#   app_lua.so missing (apt-get install kamailio-lua-modules)"
+        return 1
+    fi
+    sed -e "s|WACALL_SO|$SO|" -e "s|WACALL_RUN_DIR|$TMP|" -e "s|WACALL_TESTS|$HERE|" "$HERE/kemi.cfg" >"$kcfg"
+    kamailio -f "$kcfg" -P "$TMP/kemi.pid" -Y "$TMP" -DD -E >"$TMP/kemi.log" 2>&1 &
+    kpid=$!
+    PIDS+=("$kpid")
+    for _ in $(seq 50); do
+        kamcmd -s "unix:$TMP/kemi_ctl" core.version >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    line=$(python3 "$HERE/kemi_client.py" 15080)
+    echo "#   $line"
+    kill "$kpid" 2>/dev/null
+    wait "$kpid" 2>/dev/null
+    case "$line" in
+    *"is_meta=1 num=1 sip:+14155550100@wa.meta.vc;transport=tls bad=-2 from_meta=1 +12195550714 tgrp=wacall"*) return 0 ;;
+    *) tail -15 "$TMP/kemi.log" | sed 's/^/#   /'; return 1 ;;
+    esac
+}
+t "KEMI from Lua: KSR.wacall.is_meta/to_meta_number/from_meta" kemi_test
 
 if [ $FAIL -gt 0 ]; then
     echo "# kamailio log (last 40 lines):"

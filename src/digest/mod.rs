@@ -9,10 +9,11 @@ pub mod server;
 
 pub use authorization::Authorization;
 pub use challenge::{
-    choose_best, parse_challenge_headers, parse_challenges, Algorithm, AuthParam, Challenge, Qop,
+    choose_best, choose_best_index, parse_challenge_headers, parse_challenges, Algorithm,
+    AuthParam, Challenge, Qop,
 };
-pub use client::{meta_authorization, respond, Credentials, DigestRequest};
-pub use server::{Server, ServerConfig, Verified, VerifyRequest};
+pub use client::{meta_authorization, random_cnonce, respond, Credentials, DigestRequest};
+pub use server::{check_response, Server, ServerConfig, Verified, VerifyRequest};
 
 /// Errors of the digest layer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,9 +1,7 @@
 //! The one panic boundary of the C ABI and the error model every `wacall_*` export shares.
-//! Exports run their body through [`guard`]; argument checks and output writing live here too, so each export only
+//! Exports run their body through `guard()`; argument checks and output writing live here too, so each export only
 //! converts, calls the safe core and maps the result.
 #![allow(unsafe_code)]
-// TODO(foundation): drop once the layer exports use every helper.
-#![allow(dead_code)]
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
@@ -15,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// terminating NUL. Longer input is rejected with `WACALL_ERR_TOO_LONG`.
 pub const WACALL_MAX_SIP_STRING: usize = 64 * 1024;
 
-/// Longest SDP body (or JSON document) accepted, in bytes, without the terminating NUL.
-pub const WACALL_MAX_SDP: usize = 1024 * 1024;
+/// Longest SDP body accepted, in bytes, without the terminating NUL (the SDP parser's own limit).
+pub const WACALL_MAX_SDP: usize = 64 * 1024;
 
 /// The outcome of a `wacall_*` call. The numbers are stable: new codes are only ever added.
 ///
@@ -377,15 +375,6 @@ pub(crate) unsafe fn bytes_arg<'a>(
 pub(crate) unsafe fn ref_arg<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, FfiError> {
     // SAFETY: per the contract above.
     unsafe { ptr.as_ref() }.ok_or_else(|| FfiError::null(name))
-}
-
-/// Checks a required pointer argument and hands back an exclusive reference.
-///
-/// # Safety
-/// `ptr` is NULL or points to a valid `T` for `'a`, not otherwise accessed meanwhile.
-pub(crate) unsafe fn mut_arg<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T, FfiError> {
-    // SAFETY: per the contract above.
-    unsafe { ptr.as_mut() }.ok_or_else(|| FfiError::null(name))
 }
 
 /// A caller-owned output buffer: `char *out, size_t out_len, size_t *written`.

@@ -3,6 +3,9 @@
 #![allow(unsafe_code)]
 
 pub mod c_abi;
-pub mod guard;
+pub mod digest;
+mod guard;
+pub mod sdp;
+pub mod sip;
 
 pub use guard::{wacall_result, wacall_stats, WACALL_MAX_SDP, WACALL_MAX_SIP_STRING};

@@ -232,6 +232,11 @@ impl Outbox {
         self.arena.resize(start + room, 0);
         &mut self.arena[start..]
     }
+    /// The buffer handed out by the last `begin` (again).
+    pub(crate) fn last_mut(&mut self) -> &mut [u8] {
+        let start = self.slots.last().map_or(0, |s| s.end);
+        &mut self.arena[start..]
+    }
     /// Keeps `len` bytes of the buffer handed out by the last `begin` as a datagram.
     pub(crate) fn commit(&mut self, leg: LegId, local: SocketAddr, remote: SocketAddr, len: usize) {
         let start = self.slots.last().map_or(0, |s| s.end);
@@ -267,6 +272,37 @@ impl Outbox {
 pub struct CallStats {
     pub meta: LegStats,
     pub pbx: LegStats,
+}
+
+/// Protects the datagram being built in the outbox (`len` plain bytes) with `srtp` (if any) and commits it;
+/// None (and nothing queued) if protection failed.
+fn protect_commit(
+    out: &mut Outbox,
+    srtp: &mut Option<SrtpSession>,
+    rtcp: bool,
+    len: usize,
+    (leg, local, remote): (LegId, SocketAddr, SocketAddr),
+) -> Option<usize> {
+    let n = match srtp {
+        Some(ctx) => {
+            let room = out.last_mut();
+            let r = if rtcp {
+                ctx.outbound.protect_rtcp(room, len)
+            } else {
+                ctx.outbound.protect_rtp(room, len)
+            };
+            match r {
+                Ok(n) => n,
+                Err(_) => {
+                    out.abort();
+                    return None;
+                }
+            }
+        }
+        None => len,
+    };
+    out.commit(leg, local, remote, n);
+    Some(n)
 }
 
 /// A two-leg call. See the module documentation for how to drive it.
@@ -458,7 +494,7 @@ impl Call {
             }
             // Media never changes ICE/DTLS state: skip `progress` on the hot path.
             PacketKind::Rtp => return self.on_rtp(now, leg, local, from, buf, out),
-            PacketKind::Rtcp => return self.on_rtcp(now, leg, local, from, buf),
+            PacketKind::Rtcp => return self.on_rtcp(now, leg, from, buf),
             PacketKind::Unknown => return self.drop_malformed(leg),
         }
         self.progress(now, out);
@@ -487,7 +523,7 @@ impl Call {
         leg: LegId,
         local: SocketAddr,
         from: SocketAddr,
-        out: Option<&mut Outbox>,
+        out: &mut Outbox,
     ) -> bool {
         let l = &mut self.legs[leg.index()];
         if let Some(agent) = &l.ice {
@@ -507,9 +543,9 @@ impl Call {
                 if stale {
                     l.dest = Some((local, from));
                     l.last_latch_in = Some(now);
-                    if let Some(out) = out {
-                        out.event(CallEvent::RemoteSelected { leg, remote: from });
-                    }
+                    out.event(CallEvent::RemoteSelected { leg, remote: from });
+                    // A first destination can make the leg ready (RTCP, timers): let handle_timeout see it now.
+                    self.progress_due = Some(now);
                     true
                 } else {
                     false
@@ -519,14 +555,7 @@ impl Call {
         }
     }
 
-    fn on_rtcp(
-        &mut self,
-        now: Instant,
-        leg: LegId,
-        local: SocketAddr,
-        from: SocketAddr,
-        buf: &mut [u8],
-    ) {
+    fn on_rtcp(&mut self, now: Instant, leg: LegId, from: SocketAddr, buf: &mut [u8]) {
         let li = leg.index();
         let len = match &mut self.legs[li].srtp {
             Some(s) => match s.inbound.unprotect_rtcp(buf) {
@@ -539,10 +568,14 @@ impl Call {
                 return;
             }
         };
-        // RTCP never latches (it carries no audio); it must come from the media source.
-        if !self.accept_source(now, leg, local, from, None)
-            && self.legs[li].dest.is_some_and(|(_, r)| r != from)
-        {
+        // RTCP never latches (only authenticated media may move the destination); it must come from the peer we
+        // send to (the ICE-selected or latched address).
+        let l = &self.legs[li];
+        let from_peer = match &l.ice {
+            Some(agent) => agent.selected().is_some_and(|(_, r)| r == from),
+            None => l.dest.is_some_and(|(_, r)| r == from),
+        };
+        if !from_peer {
             self.legs[li].stats.dropped += 1;
             return;
         }
@@ -583,7 +616,7 @@ impl Call {
                 return;
             }
         };
-        if !self.accept_source(now, leg, local, from, Some(out)) {
+        if !self.accept_source(now, leg, local, from, out) {
             self.legs[li].stats.dropped += 1;
             return;
         }
@@ -660,18 +693,11 @@ impl Call {
         room[..pkt.len()].copy_from_slice(pkt);
         let pt = pkt[1] & 0x7f;
         rtp::restamp(room, pt, s, t, d.out.ssrc);
-        let n = match &mut d.srtp {
-            Some(ctx) => match ctx.outbound.protect_rtp(room, pkt.len()) {
-                Ok(n) => n,
-                Err(_) => {
-                    out.abort();
-                    d.stats.dropped += 1;
-                    return;
-                }
-            },
-            None => pkt.len(),
+        let Some(n) = protect_commit(out, &mut d.srtp, false, pkt.len(), (dst, local, remote))
+        else {
+            d.stats.dropped += 1;
+            return;
         };
-        out.commit(dst, local, remote, n);
         d.stats.packets_out += 1;
         d.stats.bytes_out += n as u64;
         d.out.packets = d.out.packets.wrapping_add(1);
@@ -687,17 +713,9 @@ impl Call {
         let (seq, ts) = d.out.next_generated(now, pt.clock_rate);
         let room = out.begin(15 + SRTCP_MAX_TRAILER);
         let len = rtp::build_silence(room, pt.audio, seq, ts, d.out.ssrc, marker);
-        let n = match &mut d.srtp {
-            Some(ctx) => match ctx.outbound.protect_rtp(room, len) {
-                Ok(n) => n,
-                Err(_) => {
-                    out.abort();
-                    return;
-                }
-            },
-            None => len,
+        let Some(n) = protect_commit(out, &mut d.srtp, false, len, (dst, local, remote)) else {
+            return;
         };
-        out.commit(dst, local, remote, n);
         d.stats.packets_out += 1;
         d.stats.bytes_out += n as u64;
         d.out.packets = d.out.packets.wrapping_add(1);
@@ -725,17 +743,9 @@ impl Call {
         let block = l.recv.report_block();
         let room = out.begin(52 + SRTCP_MAX_TRAILER);
         let len = rtp::build_report(room, l.out.ssrc, sender, block);
-        let n = match &mut l.srtp {
-            Some(ctx) => match ctx.outbound.protect_rtcp(room, len) {
-                Ok(n) => n,
-                Err(_) => {
-                    out.abort();
-                    return;
-                }
-            },
-            None => len,
+        let Some(n) = protect_commit(out, &mut l.srtp, true, len, (leg, local, remote)) else {
+            return;
         };
-        out.commit(leg, local, remote, n);
         l.stats.packets_out += 1;
         l.stats.rtcp_out += 1;
         l.stats.bytes_out += n as u64;
@@ -946,10 +956,10 @@ impl Call {
 
     /// Counters of both legs.
     pub fn stats(&self) -> CallStats {
-        let mut meta = self.legs[0].stats;
-        let mut pbx = self.legs[1].stats;
-        let _ = (&mut meta, &mut pbx);
-        CallStats { meta, pbx }
+        CallStats {
+            meta: self.legs[0].stats,
+            pbx: self.legs[1].stats,
+        }
     }
 
     /// Where `leg`'s media currently goes (ICE selection, latched address or SDP address).

@@ -139,6 +139,24 @@ struct Pair {
     peer_nominated: bool,
 }
 
+impl Pair {
+    fn new(local: SocketAddr, remote: SocketAddr, remote_priority: u32) -> Self {
+        Self {
+            local,
+            remote,
+            remote_priority,
+            state: PairState::Waiting,
+            txid: None,
+            transmissions: 0,
+            next_retransmit: None,
+            rto: RTO_MIN,
+            nominating: false,
+            nominated: false,
+            peer_nominated: false,
+        }
+    }
+}
+
 /// A full ICE agent for one component (rtcp-mux), host candidates only.
 pub struct IceAgent {
     local: IceCredentials,
@@ -260,19 +278,7 @@ impl IceAgent {
                 {
                     continue;
                 }
-                self.pairs.push(Pair {
-                    local: *l,
-                    remote: rc.addr,
-                    remote_priority: rc.priority,
-                    state: PairState::Waiting,
-                    txid: None,
-                    transmissions: 0,
-                    next_retransmit: None,
-                    rto: RTO_MIN,
-                    nominating: false,
-                    nominated: false,
-                    peer_nominated: false,
-                });
+                self.pairs.push(Pair::new(*l, rc.addr, rc.priority));
             }
         }
         self.sort_pairs();
@@ -459,7 +465,13 @@ impl IceAgent {
                 }
             }
             self.maybe_nominate(now);
-            if self.pairs.iter().all(|p| p.state == PairState::Failed) && !self.pairs.is_empty() {
+            // No pair at all (e.g. the peer offers only IPv6 and we have only IPv4) fails at once against an
+            // ice-lite peer, which will never send a check that could create a peer-reflexive pair.
+            let lite = self.remote.as_ref().is_some_and(|r| r.lite);
+            if (self.pairs.is_empty() && lite)
+                || (!self.pairs.is_empty()
+                    && self.pairs.iter().all(|p| p.state == PairState::Failed))
+            {
                 self.state = IceState::Failed;
                 self.events.push_back(IceEvent::Failed);
             }
@@ -599,19 +611,8 @@ impl IceAgent {
                 if self.pairs.len() >= 64 {
                     return true;
                 }
-                self.pairs.push(Pair {
-                    local,
-                    remote: from,
-                    remote_priority: msg.priority.unwrap_or(0),
-                    state: PairState::Waiting,
-                    txid: None,
-                    transmissions: 0,
-                    next_retransmit: None,
-                    rto: RTO_MIN,
-                    nominating: false,
-                    nominated: false,
-                    peer_nominated: false,
-                });
+                self.pairs
+                    .push(Pair::new(local, from, msg.priority.unwrap_or(0)));
                 self.pairs.len() - 1
             }
         };

@@ -10,6 +10,7 @@ pub mod dtls;
 pub mod ice;
 pub mod leg;
 pub mod peer;
+pub mod plan;
 pub mod rtp;
 pub mod srtp;
 pub mod stun;

@@ -420,7 +420,7 @@ impl HashFunc {
 }
 
 /// `a=fingerprint:<hash> <hex:hex:...>`: the certificate fingerprint a DTLS peer must present.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Fingerprint {
     /// Hash function.
     pub hash: HashFunc,
@@ -446,6 +446,12 @@ impl Fingerprint {
     /// The digest as upper-case colon-separated hex (`AB:CD:...`), as some peers require.
     pub fn hex(&self) -> String {
         colon_hex(&self.bytes)
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
     }
 }
 

@@ -16,6 +16,36 @@
 //! speaks opus only and the relay does not transcode. Payload type numbers are kept per side and reported in
 //! [`PayloadTypes`]; when they differ between legs the relay rewrites them. Every SDES leg gets fresh keys: the
 //! relay always decrypts and re-encrypts.
+//!
+//! A user-initiated call, end to end:
+//! ```
+//! use wacall::sdp::{self, generate_ice_credentials, DtlsRole, LegSecurity, MapConfig, MediaAllocation};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let meta_offer = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE audio\r\na=ice-lite\r\n\
+//!     m=audio 3480 UDP/TLS/RTP/SAVPF 111 126\r\nc=IN IP4 57.144.135.35\r\n\
+//!     a=candidate:1 1 udp 2122260223 57.144.135.35 3480 typ host\r\n\
+//!     a=ice-ufrag:RmDDkfzkwbexPfbC\r\na=ice-pwd:Xk3vP9qLm2Rt7wYz4BnC8dFh\r\n\
+//!     a=fingerprint:sha-256 3C:4E:0B:9A:61:F2:7D:E8:25:AA:90:1B:C4:57:D3:8E:6F:02:BD:49:71:C8:3A:E5:16:9F:0D:62:A7:B4:58:E1\r\n\
+//!     a=setup:actpass\r\na=mid:audio\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n\
+//!     a=rtpmap:126 telephone-event/8000\r\na=ptime:20\r\n";
+//! let (ufrag, pwd) = generate_ice_credentials()?;
+//! let our_fp = "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99";
+//! let alloc = MediaAllocation::new("203.0.113.10:40000".parse()?, "192.0.2.10:30000".parse()?, ufrag, pwd, our_fp);
+//! let cfg = MapConfig::default(); // SDES AES_CM_128_HMAC_SHA1_80 toward the PBX
+//!
+//! // INVITE from Meta: forward this offer to the PBX.
+//! let to_pbx = sdp::meta_offer_to_pbx(meta_offer, &alloc, &cfg)?;
+//! assert!(to_pbx.sdp.contains("m=audio 30000 RTP/SAVP 111 126\r\n"));
+//!
+//! // The PBX answers (here: a plain echo of our offer from another address, for brevity).
+//! let pbx_answer = to_pbx.sdp.replace("192.0.2.10", "192.0.2.99");
+//! let to_meta = sdp::pbx_answer_to_meta(meta_offer, &to_pbx.sdp, &pbx_answer, &alloc, &cfg)?;
+//! assert!(to_meta.sdp.contains("a=setup:active\r\n"));
+//! let LegSecurity::Dtls(dtls) = &to_meta.plan.meta.security else { unreachable!() };
+//! assert_eq!(dtls.role, Some(DtlsRole::Client));
+//! assert_eq!(to_meta.plan.pbx.remote_rtp, Some("192.0.2.99:30000".parse()?));
+//! # Ok(()) }
+//! ```
 
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, SocketAddr};
@@ -834,6 +864,12 @@ pub fn meta_offer_to_pbx(
 ) -> Result<Mapped> {
     let meta = MetaOffer::parse(meta_offer)?;
     let pbx_addr = alloc.check_pbx()?;
+    // Check what the answer will need now, so a bad allocation fails before the PBX is called.
+    let dtls = meta.kind == Kind::Dtls;
+    alloc.check_meta(dtls)?;
+    if dtls {
+        alloc.fingerprint()?;
+    }
     let cryptos = pbx_offer_cryptos(cfg)?;
     let dir = meta.doc.view().direction();
     let c = &meta.codecs;

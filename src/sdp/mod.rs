@@ -12,6 +12,8 @@
 //! assert_eq!(sdp.to_string(), text); // lossless
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod attr;
 pub mod crypto;
 pub mod map;

@@ -30,16 +30,62 @@ impl LineEnding {
     }
 }
 
-/// One SDP line, kept verbatim (without its line ending).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One SDP line, kept verbatim (without its line ending). `Debug` hides `a=crypto` keys and `a=ice-pwd`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Line {
     text: String,
     eol: LineEnding,
+    /// Where an `a=` line's name ends (index of the first `:` or the end), computed once: typed accessors
+    /// look attributes up by name many times per mapping.
+    name_end: u16,
+}
+
+impl std::fmt::Debug for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = match self.attribute() {
+            Some(a) if a.name == "crypto" => {
+                let v = a.value.unwrap_or("");
+                let head: Vec<&str> = v.split_ascii_whitespace().take(2).collect();
+                format!("a=crypto:{} <redacted>", head.join(" "))
+            }
+            Some(a) if a.name == "ice-pwd" => "a=ice-pwd:<redacted>".to_owned(),
+            _ => self.text.clone(),
+        };
+        f.debug_struct("Line")
+            .field("text", &shown)
+            .field("eol", &self.eol)
+            .finish()
+    }
 }
 
 impl Line {
     pub(crate) fn from_parts(text: String, eol: LineEnding) -> Line {
-        Line { text, eol }
+        let mut l = Line {
+            text,
+            eol,
+            name_end: 0,
+        };
+        l.index();
+        l
+    }
+
+    fn index(&mut self) {
+        let b = self.text.as_bytes();
+        let end = if b.len() >= 2 && b[0] == b'a' && b[1] == b'=' {
+            b[2..]
+                .iter()
+                .position(|&c| c == b':')
+                .map_or(b.len(), |i| i + 2)
+        } else {
+            0
+        };
+        // Lines are bounded by MAX_LINE_LEN on parse; an edit with a longer line just loses the fast path.
+        self.name_end = u16::try_from(end).unwrap_or(0);
+    }
+
+    fn set_text(&mut self, text: String) {
+        self.text = text;
+        self.index();
     }
 
     /// A new line `<kind>=<value>` ending in `eol`.
@@ -48,7 +94,7 @@ impl Line {
         text.push(kind);
         text.push('=');
         text.push_str(value);
-        Line { text, eol }
+        Line::from_parts(text, eol)
     }
 
     /// The line's type letter (`v`, `o`, `m`, `a`, ...), or `None` for a blank line.
@@ -82,7 +128,12 @@ impl Line {
 
     /// The attribute this `a=` line carries, if it is one.
     pub fn attribute(&self) -> Option<Attribute<'_>> {
-        if self.kind() == Some('a') {
+        let end = usize::from(self.name_end);
+        if end >= 2 {
+            let name = &self.text[2..end];
+            let value = self.text.get(end + 1..);
+            Some(Attribute { name, value })
+        } else if self.kind() == Some('a') {
             Some(Attribute::split(self.value()))
         } else {
             None
@@ -145,7 +196,7 @@ fn set_attr(lines: &mut Vec<Line>, start: usize, name: &str, value: Option<&str>
                 lines.remove(i);
                 continue;
             }
-            lines[i].text = format!("a={text}");
+            lines[i].set_text(format!("a={text}"));
             found = true;
         }
         i += 1;
@@ -325,13 +376,13 @@ impl Media {
 
     /// Rewrites the whole `m=` line.
     pub fn set_media_line(&mut self, m: &MediaLine) {
-        self.lines[0].text = format!("m={m}");
+        self.lines[0].set_text(format!("m={m}"));
     }
 
     /// Sets (or inserts, after `m=`/`i=`) the section's `c=` line.
     pub fn set_connection(&mut self, c: &Connection, eol: LineEnding) {
         if let Some(l) = self.lines.iter_mut().find(|l| l.kind() == Some('c')) {
-            l.text = format!("c={c}");
+            l.set_text(format!("c={c}"));
             return;
         }
         let at = 1 + usize::from(self.lines.get(1).is_some_and(|l| l.kind() == Some('i')));
@@ -347,6 +398,30 @@ impl Media {
     /// ones removed; if absent it is appended.
     pub fn set_attribute(&mut self, name: &str, value: Option<&str>, eol: LineEnding) {
         set_attr(&mut self.lines, 1, name, value, eol);
+    }
+
+    /// Sets the section's direction: the first direction attribute is rewritten in place, others removed; if
+    /// there is none, one is appended.
+    pub fn set_direction(&mut self, dir: Direction, eol: LineEnding) {
+        let mut found = false;
+        let mut i = 1;
+        while i < self.lines.len() {
+            let is_dir = self.lines[i]
+                .attribute()
+                .is_some_and(|a| a.value.is_none() && Direction::from_attr_name(a.name).is_some());
+            if is_dir {
+                if found {
+                    self.lines.remove(i);
+                    continue;
+                }
+                self.lines[i].set_text(format!("a={}", dir.as_str()));
+                found = true;
+            }
+            i += 1;
+        }
+        if !found {
+            self.add_attribute(dir.as_str(), None, eol);
+        }
     }
 
     /// Appends attribute `name` even if one exists (for repeatable ones such as `candidate`).
@@ -488,7 +563,7 @@ impl Sdp {
     pub fn set_connection(&mut self, c: &Connection) {
         let eol = self.eol;
         if let Some(l) = self.session.iter_mut().find(|l| l.kind() == Some('c')) {
-            l.text = format!("c={c}");
+            l.set_text(format!("c={c}"));
             return;
         }
         let at = self

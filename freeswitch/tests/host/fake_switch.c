@@ -7,6 +7,8 @@
  *               nostream <name>       -> calls with stream=NULL, prints the status
  *               app <name> [args]     -> runs the app on the fake session, then prints its variables
  *               var <name> <value>    -> sets a variable on the fake session
+ *               unescape <name>       -> turns literal \r \n in a variable into CR LF
+ *               dumpvars              -> prints the fake session's variables
  *               clearvars             -> empties the fake session's variables
  *               reload                -> shutdown, dlclose, dlopen, load again
  */
@@ -128,6 +130,21 @@ static switch_core_session_t the_session;
 
 switch_channel_t *switch_core_session_get_channel(switch_core_session_t *s) { return s ? &s->channel : NULL; }
 char *switch_core_session_get_uuid(switch_core_session_t *s) { (void)s; return "00000000-fake-uuid"; }
+
+static int session_locks;
+switch_core_session_t *switch_core_session_perform_locate(const char *uuid, const char *file, const char *func, int line)
+{
+	(void)file; (void)func; (void)line;
+	if (uuid && !strcmp(uuid, "00000000-fake-uuid")) { session_locks++; return &the_session; }
+	return NULL;
+}
+void switch_core_session_rwunlock(switch_core_session_t *s) { if (s == &the_session) session_locks--; }
+int switch_channel_perform_hangup(switch_channel_t *c, const char *file, const char *func, int line, int cause)
+{
+	(void)file; (void)func; (void)line;
+	printf("HANGUP %s cause=%d\n", c == &the_session.channel ? "fake-session" : "other", cause);
+	return 0;
+}
 
 static struct var *find_var(switch_channel_t *c, const char *name)
 {
@@ -260,6 +277,7 @@ static void unload_module(void)
 	for (int i = 0; i < n_apps; i++) free(apps[i]);
 	dlclose(lib);
 	printf("XML opens=%d frees=%d\n", xml_opens, xml_frees);
+	printf("SESSION locks held=%d\n", session_locks);
 }
 
 static switch_api_interface_t *find_api(const char *name)
@@ -308,6 +326,23 @@ int main(int argc, char **argv)
 			printf("APPNULL done\n");
 		} else if (!strcmp(verb, "var") && name && args) {
 			switch_channel_set_variable_var_check(&the_session.channel, name, args, 0);
+		} else if (!strcmp(verb, "unescape") && name) {
+			/* turn the two characters \r \n written on one stdin line into a real CRLF */
+			struct var *v = find_var(&the_session.channel, name);
+			if (v) {
+				char *r = v->value, *w = v->value;
+				while (*r) {
+					if (r[0] == '\\' && r[1] == 'r') { *w++ = '\r'; r += 2; }
+					else if (r[0] == '\\' && r[1] == 'n') { *w++ = '\n'; r += 2; }
+					else *w++ = *r++;
+				}
+				*w = 0;
+			}
+		} else if (!strcmp(verb, "dumpvars")) {
+			printf("DUMPVARS\n");
+			for (int i = 0; i < the_session.channel.n; i++)
+				if (the_session.channel.vars[i].name) printf("%s=%s\n", the_session.channel.vars[i].name, the_session.channel.vars[i].value);
+			printf("END\n");
 		} else if (!strcmp(verb, "clearvars")) {
 			clear_vars();
 		} else if (!strcmp(verb, "reload")) {
