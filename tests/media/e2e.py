@@ -134,17 +134,20 @@ def tone_ok(work, name, freq, label, want=True):
 
 
 def start_call(args, ctl, name, meta_mode, pbx_mode, duration=6, meta_extra=(), pbx_extra=(), wrong_fp=False,
-               family="ipv4"):
+               family="ipv4", meta_bind=None):
     """Meta-like peer <-> relay <-> meta-peer as PBX (sdes or rtp); returns what finish_call needs."""
     call = f"{name}-{random.randrange(1 << 30)}"
     alloc = ctl.req(cmd="allocate", call_id=call, meta={"transport": meta_mode, "family": family},
                     pbx={"transport": pbx_mode})
-    bind = "[::1]:0" if family == "ipv6" else "127.0.0.1:0"
+    bind = meta_bind or ("[::1]:0" if family == "ipv6" else "127.0.0.1:0")
     mp, minfo, mremote = meta_peer(args.bin, args.work, f"{name}-meta", meta_mode, 1000, duration, bind, meta_extra)
     pp, pinfo, premote = meta_peer(args.bin, args.work, f"{name}-pbx", pbx_mode, 440, duration, "127.0.0.1:0",
                                    ("--no-wait-maiden", *pbx_extra))
     ma, pa = alloc["meta"], alloc["pbx"]
-    write_json(mremote, {"addr": ma["addrs"][0], "fingerprint": ma.get("fingerprint"), "sdes": ma.get("sdes")})
+    # The address of the relay's Meta leg in the peer's family (a dual leg has one socket per family).
+    v6 = bind.startswith("[")
+    maddr = next((a for a in ma["addrs"] if a.startswith("[") == v6), ma["addrs"][0])
+    write_json(mremote, {"addr": maddr, "fingerprint": ma.get("fingerprint"), "sdes": ma.get("sdes")})
     write_json(premote, {"addr": pa["addrs"][0], "sdes": pa.get("sdes")})
     mleg = remote_leg_from_peer(minfo, meta_mode)
     if wrong_fp:
@@ -382,6 +385,8 @@ def main():
             "dtls-sdes": lambda: peer_to_peer(args, ctl, "dtls-sdes", "dtls", "sdes"),
             "dtls-rtp": lambda: peer_to_peer(args, ctl, "dtls-rtp", "dtls", "rtp"),
             "dtls-sdes-v6": lambda: peer_to_peer(args, ctl, "dtls-sdes-v6", "dtls", "sdes", family="ipv6"),
+            "dtls-dual-v6": lambda: peer_to_peer(args, ctl, "dtls-dual-v6", "dtls", "sdes", family="dual",
+                                                 meta_bind="[::1]:0"),
             "dtls-wrong-fp": lambda: peer_to_peer(args, ctl, "dtls-wrong-fp", "dtls", "sdes", duration=4,
                                                   expect_media=False, wrong_fp=True),
             "attack": lambda: attack_scenario(args, ctl),
