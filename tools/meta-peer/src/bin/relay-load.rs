@@ -118,7 +118,12 @@ fn main() {
         let s = meta.try_clone().expect("clone");
         let stop = stop.clone();
         let sessions: Vec<Option<SrtpSession>> = std::mem::take(&mut srtp);
-        std::thread::spawn(move || receive(s, stop, start, Some((sessions, by_port))))
+        let srtp = if sdes {
+            Some((sessions, by_port))
+        } else {
+            None
+        };
+        std::thread::spawn(move || receive(s, stop, start, srtp))
     };
     let cpu0 = pid.and_then(cpu_ticks);
     let mut seq: u16 = 0;
