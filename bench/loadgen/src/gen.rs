@@ -58,6 +58,8 @@ pub struct Generator {
     port_map: Vec<u32>,
     origin: Instant,
     step_tag: u32,
+    /// Sends go out in batches every `tick_ns` (see docs/benchmarks.md: pacing decides how often a relay wakes).
+    pub tick_ns: u64,
 }
 
 impl Generator {
@@ -75,6 +77,7 @@ impl Generator {
             port_map: vec![u32::MAX; 65536],
             origin: Instant::now(),
             step_tag: 0,
+            tick_ns: 200_000,
         })
     }
 
@@ -216,7 +219,16 @@ impl Generator {
                 if due > now {
                     break;
                 }
-                max_lag = max_lag.max(now - due);
+                if now - due > max_lag {
+                    max_lag = now - due;
+                    if std::env::var_os("LOADGEN_DEBUG").is_some() && max_lag > 5_000_000 {
+                        eprintln!(
+                            "lag {:.1} ms at {:.3} s (k {k})",
+                            max_lag as f64 / 1e6,
+                            (now - t0) as f64 / 1e9
+                        );
+                    }
+                }
                 let si = (k % n as u64) as usize;
                 k += 1;
                 let s = &mut self.streams[si];
@@ -234,14 +246,7 @@ impl Generator {
                 buf[12..16].copy_from_slice(&MAGIC.to_be_bytes());
                 buf[16..20].copy_from_slice(&(si as u32).to_be_bytes());
                 buf[20..24].copy_from_slice(&(if counted { tag } else { 0 }).to_be_bytes());
-                buf[24..32].copy_from_slice(
-                    &self
-                        .origin
-                        .elapsed()
-                        .as_nanos()
-                        .min(u64::MAX as u128)
-                        .to_be_bytes()[8..],
-                );
+                buf[24..32].copy_from_slice(&net::realtime_ns().to_be_bytes());
                 s.seq = s.seq.wrapping_add(1);
                 s.ts = s.ts.wrapping_add(960);
                 let mut len = 12 + PAYLOAD;
@@ -263,23 +268,27 @@ impl Generator {
                     b.flush(fds[i]);
                 }
             }
-            // Receive what is there; sleep in epoll only when nothing is due within a millisecond.
-            let next_due = t0 + k * slot;
+            // Sleep to the next tick whatever arrives (waking per packet would make the generator the
+            // bottleneck); arrival times come from the kernel's receive timestamps.
             let now = self.now_ns();
-            let timeout = if now < m_end && next_due <= now + 1_000_000 {
-                0
+            let next_tick = if now < m_end {
+                (t0 + k * slot).max(now - now % self.tick_ns + self.tick_ns)
             } else {
-                1
+                now + 1_000_000
             };
-            ep.wait(timeout, &mut ready);
+            if next_tick > now {
+                net::sleep_ns(next_tick - now);
+            }
+            ep.wait(0, &mut ready);
             for &si in &ready {
                 loop {
                     let got = rb.recv(fds[si]);
                     if got == 0 {
                         break;
                     }
-                    let rnow = self.now_ns();
+                    let rnow = net::realtime_ns();
                     for j in 0..got {
+                        let rx_at = if rb.rx_ns[j] > 0 { rb.rx_ns[j] } else { rnow };
                         let stream = self.port_map[rb.src_port(j) as usize];
                         let len = rb.lens[j];
                         let buf = &mut rb.bufs[j][..];
@@ -308,7 +317,7 @@ impl Generator {
                         sent.copy_from_slice(&buf[24..32]);
                         let sent = u64::from_be_bytes(sent);
                         res.received += 1;
-                        lat.push((rnow.saturating_sub(sent) / 1000).min(u32::MAX as u64) as u32);
+                        lat.push((rx_at.saturating_sub(sent) / 1000).min(u32::MAX as u64) as u32);
                     }
                     if got < net::BATCH {
                         break;
@@ -336,8 +345,8 @@ impl Generator {
         res.p999_us = pct(0.999);
         let kpps = res.delivered_pps.max(1.0) / 1000.0;
         res.cpu_per_kpps = res.relay_cpu_pct / kpps;
-        res.gen_lag_ms = max_lag as f64 / 1e6;
         // A generator more than 10 ms behind its schedule, or busy >= 90% of its core, is the limit itself.
+        res.gen_lag_ms = max_lag.saturating_sub(self.tick_ns) as f64 / 1e6;
         res.generator_limited = res.gen_lag_ms > 10.0 || res.gen_cpu_pct >= 90.0;
         res
     }
