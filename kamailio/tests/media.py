@@ -395,8 +395,7 @@ def business_call(args, name, meta_mode, duration=6):
 def baresip_pbx(args, name, duration=8):
     """Meta -> business with baresip as the PBX (srtp or plain RTP, its own SIP stack) instead of meta-peer."""
     mp = Peer(args, f"{name}-meta", "dtls", 1000, duration)
-    bp, snd = sipua.baresip_start(args.work, name, "127.0.0.1", args.pbx_port, 440,
-                                  mediaenc="srtp-mand" if args.pbx_media == "sdes" else None, seconds=duration + 12)
+    bp, snd = baresip_start(args, name, "srtp-mand" if args.pbx_media == "sdes" else None, duration + 12)
     time.sleep(1.0)
     c = tls_connect(args)
     try:
@@ -442,16 +441,35 @@ def baresip_pbx(args, name, duration=8):
                f"{name}: Meta tone (1000 Hz) heard by baresip")
 
 
+def baresip_start(args, name, mediaenc, seconds):
+    """baresip answering as the business number (Kamailio's R-URI user), 440 Hz tone, records to {name}-snd/."""
+    cfgdir, snd = os.path.join(args.work, f"{name}-baresip"), os.path.join(args.work, f"{name}-snd")
+    os.makedirs(cfgdir, exist_ok=True)
+    os.makedirs(snd, exist_ok=True)
+    with open(os.path.join(cfgdir, "config"), "w") as f:
+        f.write(sipua.BARESIP_CONFIG.format(sip_host="127.0.0.1", sip_port=args.pbx_port, tone=440, snd_path=snd,
+                                            net_if=""))
+    params = ";regint=0;answermode=auto;audio_codecs=opus" + (f";mediaenc={mediaenc}" if mediaenc else "")
+    with open(os.path.join(cfgdir, "accounts"), "w") as f:
+        f.write(f"<sip:{NUM_DTLS}@127.0.0.1:{args.pbx_port}>{params}\n")
+    log = open(os.path.join(args.work, f"{name}-baresip.log"), "w")
+    p = subprocess.Popen(["baresip", "-f", cfgdir, "-t", str(seconds)], stdin=subprocess.DEVNULL, stdout=log,
+                         stderr=subprocess.STDOUT)
+    return p, snd
+
+
 def crash(args):
     """The relay process dies: Kamailio stays up, a call meanwhile gets a clean SIP error, the supervisor restarts
     the relay and the next call has audio again."""
-    out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout
-    procs = [ln.split(None, 2) for ln in out.splitlines()[1:]]
-    sup = [p for p in procs if "wacall relay" in p[2] and p[1] == str(args.kam_pid)]
-    relay = [p for p in procs if sup and p[1] == sup[0][0]]
-    if not check("crash: relay process found under the supervisor", bool(relay), str(sup)):
+    # core.psx names Kamailio's processes; the relay is the supervisor's only child.
+    psx = kamcmd(args, "core.psx")
+    m = re.search(r"PID:\s*(\d+)\s*\n\s*DSC:\s*wacall relay", psx)
+    out = subprocess.run(["ps", "-eo", "pid,ppid"], capture_output=True, text=True).stdout
+    relay = [ln.split()[0] for ln in out.splitlines()[1:] if m and ln.split()[1] == m.group(1)]
+    if not check("crash: relay process found under the supervisor", len(relay) == 1,
+                 f"supervisor={m.group(1) if m else None} relay={relay}"):
         return
-    os.kill(int(relay[0][0]), 9)
+    os.kill(int(relay[0]), 9)
     time.sleep(0.1)
     mp = Peer(args, "crash-meta", "dtls", 1000, 2)
     c = tls_connect(args)
