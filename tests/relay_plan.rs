@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use wacall::media::srtp::SrtpSession;
 use wacall::media::{SrtpKeyMaterial, SrtpProfile};
-use wacall::relay::{self, plan, Client, LegConfig, RelayConfig, Transport};
+use wacall::relay::{self, plan, Client, LegConfig, RelayConfig, Side, Transport};
 use wacall::sdp::{self, LegSecurity, MapConfig, MetaMedia, PbxMedia};
 
 fn key(b64: &str) -> SrtpKeyMaterial {
@@ -114,11 +114,15 @@ fn meta_sdes_offer_through_mapper_and_relay() {
 
     // The final plan goes to the relay; Meta's real address (157.240.x) is replaced by our loopback socket.
     let (mut meta_leg, pbx_leg) = plan::remote_legs(&to_meta.plan);
-    assert!(
-        meta_leg.sdes.is_some() && meta_leg.local_sdes.is_some() && pbx_leg.local_sdes.is_some()
-    );
+    assert!(meta_leg.sdes.is_some() && pbx_leg.sdes.is_some());
     meta_leg.addr = Some(meta_sock.local_addr().unwrap());
     c.update("plan-1", Some(meta_leg), Some(pbx_leg)).unwrap();
+    // The mapper wrote its own keys into our a=crypto lines: the relay must send with those.
+    let [meta_local, pbx_local] = plan::local_sdes_keys(&to_meta.plan);
+    c.set_local_sdes("plan-1", Side::Meta, meta_local.unwrap())
+        .unwrap();
+    c.set_local_sdes("plan-1", Side::Pbx, pbx_local.unwrap())
+        .unwrap();
 
     let meta_key = key("UjhQZzZ2TnlnbUE3ZXdNdjNxWkh5dU10SEZpSWkz");
     let mut meta = SrtpSession::new(&meta_key, &meta_relay_key).unwrap();

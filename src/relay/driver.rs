@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::control::proto::{Allocation, ErrorCode, Family, LegConfig, RemoteLeg, Reply, Side};
+use super::control::proto::{
+    Allocation, ErrorCode, Family, LegConfig, RemoteLeg, Reply, SdesKey, Side,
+};
 use super::engine::{Engine, EngineFactory, EngineSpec, Outbox};
 use super::stats::{CallStats, LegStats, TotalStats};
 use super::sys::{self, Epoll, EventFd, RecvBatch, SendBatch};
@@ -122,6 +124,12 @@ enum Command {
     Update {
         call_id: String,
         remote: Box<[Option<RemoteLeg>; 2]>,
+        reply: Sender<Res<()>>,
+    },
+    SetLocalSdes {
+        call_id: String,
+        side: Side,
+        key: SdesKey,
         reply: Sender<Res<()>>,
     },
     Delete {
@@ -362,6 +370,22 @@ impl Driver {
             Command::Update {
                 call_id: call_id.to_owned(),
                 remote: Box::new([meta, pbx]),
+                reply: tx,
+            },
+        )?;
+        self.wait(rx)?
+    }
+
+    /// Replaces the key the relay sends with on an SDES leg (SDP mapping chose it).
+    pub fn set_local_sdes(&self, call_id: &str, side: Side, key: SdesKey) -> Res<()> {
+        let w = self.worker_of(call_id);
+        let (tx, rx) = mpsc::channel();
+        self.send(
+            w,
+            Command::SetLocalSdes {
+                call_id: call_id.to_owned(),
+                side,
+                key,
                 reply: tx,
             },
         )?;
@@ -685,6 +709,28 @@ impl Worker {
                 } => {
                     let _ = reply.send(self.update(&call_id, remote, now));
                 }
+                Command::SetLocalSdes {
+                    call_id,
+                    side,
+                    key,
+                    reply,
+                } => {
+                    let r = match self
+                        .by_id
+                        .get(&call_id)
+                        .and_then(|s| self.calls.get_mut(*s))
+                    {
+                        Some(Some(call)) => call
+                            .engine
+                            .set_local_sdes(now, side, &key)
+                            .map_err(|e| DriverError::new(ErrorCode::Rejected, e)),
+                        _ => Err(DriverError::new(
+                            ErrorCode::NotFound,
+                            format!("no call {call_id:?}"),
+                        )),
+                    };
+                    let _ = reply.send(r);
+                }
                 Command::Delete { call_id, reply } => {
                     let r = self.remove(&call_id, now).ok_or_else(|| {
                         DriverError::new(ErrorCode::NotFound, format!("no call {call_id:?}"))
@@ -786,6 +832,11 @@ impl Worker {
         };
         for (i, r) in remote.iter().enumerate() {
             if let Some(r) = r {
+                if let Some(k) = &r.local_sdes {
+                    call.engine
+                        .set_local_sdes(now, Side::from_index(i), k)
+                        .map_err(|e| DriverError::new(ErrorCode::Rejected, e))?;
+                }
                 call.engine
                     .update(now, Side::from_index(i), r)
                     .map_err(|e| DriverError::new(ErrorCode::Rejected, e))?;

@@ -273,37 +273,38 @@ pub fn remote_to_media(r: &RemoteLeg) -> Result<media::RemoteLeg, String> {
 impl Engine for MediaEngine {
     fn update(&mut self, now: Instant, side: Side, remote: &RemoteLeg) -> Result<(), String> {
         let r = remote_to_media(remote)?;
-        if let Some(k) = &remote.local_sdes {
-            let key = sdes_to_material(k)?;
-            let local = if side == Side::Meta {
-                &mut self.config.meta.local
-            } else {
-                &mut self.config.pbx.local
-            };
-            if local.mode != LegMode::Sdes {
-                return Err(format!(
-                    "local SDES key given for the {side:?} leg, which is not SDES"
-                ));
-            }
-            if local.sdes_key.as_ref() != Some(&key) {
-                // The media core fixes our key at creation: rebuild the call (nothing has flowed on an SDES leg
-                // whose key the host is still choosing) and give it back what it already knew.
-                local.sdes_key = Some(key);
-                self.call = Call::new(now, self.config.clone()).map_err(|e| e.to_string())?;
-                for (i, prev) in self.remotes.clone().into_iter().enumerate() {
-                    if let Some(prev) = prev {
-                        let leg = if i == 0 { LegId::Meta } else { LegId::Pbx };
-                        self.call
-                            .set_remote(now, leg, prev)
-                            .map_err(|e| e.to_string())?;
-                    }
-                }
-            }
-        }
         self.remotes[side.index()] = Some(r.clone());
         self.call
             .set_remote(now, leg_id(side), r)
             .map_err(|e| e.to_string())
+    }
+
+    fn set_local_sdes(&mut self, now: Instant, side: Side, k: &SdesKey) -> Result<(), String> {
+        let key = sdes_to_material(k)?;
+        let local = if side == Side::Meta {
+            &mut self.config.meta.local
+        } else {
+            &mut self.config.pbx.local
+        };
+        if local.mode != LegMode::Sdes {
+            return Err(format!("the {side:?} leg is not SDES"));
+        }
+        if local.sdes_key.as_ref() == Some(&key) {
+            return Ok(());
+        }
+        // The media core fixes our key at creation: rebuild the call (nothing has flowed on an SDES leg whose key
+        // the host is still choosing) and give it back the remote halves it already knew.
+        local.sdes_key = Some(key);
+        self.call = Call::new(now, self.config.clone()).map_err(|e| e.to_string())?;
+        for (i, prev) in self.remotes.clone().into_iter().enumerate() {
+            if let Some(prev) = prev {
+                let leg = if i == 0 { LegId::Meta } else { LegId::Pbx };
+                self.call
+                    .set_remote(now, leg, prev)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
     }
 
     fn on_datagram(

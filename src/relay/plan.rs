@@ -30,6 +30,7 @@ pub fn media_allocation(a: &Allocation) -> Option<MediaAllocation> {
     Some(m)
 }
 
+/// (the peer's key, our key) of an SDES leg.
 fn sdes_of(plan: &LegPlan) -> (Option<SdesKey>, Option<SdesKey>) {
     match &plan.security {
         LegSecurity::Sdes(k) => {
@@ -98,4 +99,11 @@ pub fn remote_leg(plan: &LegPlan) -> RemoteLeg {
 /// Both legs of a mapped plan, ready for `Client::update(call_id, Some(meta), Some(pbx))`.
 pub fn remote_legs(plan: &CallPlan) -> (RemoteLeg, RemoteLeg) {
     (remote_leg(&plan.meta), remote_leg(&plan.pbx))
+}
+
+/// The SDES keys SDP mapping chose for us (what it wrote into our `a=crypto`), per leg [meta, pbx]. `remote_legs`
+/// already carries them (`local_sdes`); this is for hosts that build their own legs and use
+/// `Client::set_local_sdes`. (Alternatively rewrite our `a=crypto` with the relay's key from the allocation.)
+pub fn local_sdes_keys(plan: &CallPlan) -> [Option<SdesKey>; 2] {
+    [sdes_of(&plan.meta).1, sdes_of(&plan.pbx).1]
 }

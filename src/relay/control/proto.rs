@@ -171,8 +171,7 @@ pub struct RemoteLeg {
     /// The key the peer sends with (SDES legs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdes: Option<SdesKey>,
-    /// The key we send with on this leg, when SDP mapping chose it (it writes fresh keys into our `a=crypto`);
-    /// replaces the one the relay generated at allocation. Must come before media flows on that leg.
+    /// The key we send with on this leg, when SDP mapping chose it: same as a `set_local_sdes` request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_sdes: Option<SdesKey>,
     /// The audio codec's payload type agreed on this leg (opus; default 111). The relay rewrites PTs between legs.
@@ -223,6 +222,13 @@ pub enum Request {
         meta: Option<RemoteLeg>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pbx: Option<RemoteLeg>,
+    },
+    /// The key we send with on an SDES leg, when SDP mapping chose it (it writes fresh keys into our
+    /// `a=crypto`): replaces the one the relay generated at allocation. Send it before media flows on that leg.
+    SetLocalSdes {
+        call_id: String,
+        side: Side,
+        key: SdesKey,
     },
     Delete {
         call_id: String,
