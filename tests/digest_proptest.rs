@@ -44,11 +44,16 @@ fn challenge() -> impl Strategy<Value = Challenge> {
                 token68: None,
                 params
             }),
-        ("Bearer|Negotiate", "[A-Za-z0-9+/]{1,10}={0,2}").prop_map(|(s, t)| Challenge {
-            scheme: s,
-            token68: Some(t),
-            params: vec![]
-        }),
+        (
+            "Bearer|Negotiate",
+            "[A-Za-z0-9+/]{1,10}={0,2}",
+            proptest::collection::vec(param(), 0..3)
+        )
+            .prop_map(|(s, t, params)| Challenge {
+                scheme: s,
+                token68: Some(t),
+                params
+            }),
     ]
 }
 

@@ -529,3 +529,224 @@ fn garbage_replay_forgery_dropped_and_counted() {
     assert!(w.pbx.received().len() > before + 40);
     assert_eq!(w.call.state(), CallState::Active);
 }
+
+/// From SDP to audio: Meta's DTLS offer (seed fixture, with a real fingerprint) is mapped for the PBX, the PBX
+/// answers SDES, the final plan becomes a `CallConfig` (`CallConfig::from_plan`) and audio flows both ways.
+#[test]
+fn from_sdp_plan_to_audio() {
+    use wacall::sdp::{self, CryptoSuite, LegSecurity, MapConfig, MediaAllocation, SrtpMasterKey};
+
+    let now = Instant::now();
+    let ours = Arc::new(DtlsCertificate::generate().unwrap());
+    let meta_cert = DtlsCertificate::generate().unwrap();
+    let offer = include_str!("fixtures/sdp/meta_offer_dtls.sdp");
+    let offer: String = offer
+        .lines()
+        .map(|l| {
+            if l.starts_with("a=fingerprint:") {
+                format!("a=fingerprint:{}", meta_cert.fingerprint().to_attribute())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        + "\r\n";
+    let our_ice = IceCredentials::random();
+    let alloc = MediaAllocation::new(
+        a(OUR_META_V4),
+        a(OUR_PBX),
+        &our_ice.ufrag,
+        &our_ice.pwd,
+        ours.fingerprint().hex(),
+    );
+    let cfg = MapConfig::default();
+    let to_pbx = sdp::meta_offer_to_pbx(&offer, &alloc, &cfg).unwrap();
+
+    // The PBX answers with its own key for the suite we offered.
+    let pbx_key = SrtpMasterKey::generate(CryptoSuite::AesCm128HmacSha1_80).unwrap();
+    let answer = format!(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 5004 RTP/SAVP 111 126\r\n\
+         a=rtpmap:111 opus/48000/2\r\na=rtpmap:126 telephone-event/8000\r\n\
+         a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{}\r\na=rtcp-mux\r\na=sendrecv\r\n",
+        pbx_key.to_base64()
+    );
+    let to_meta = sdp::pbx_answer_to_meta(&offer, &to_pbx.sdp, &answer, &alloc, &cfg).unwrap();
+    let plan = &to_meta.plan;
+    assert!(plan.answered);
+    let config = CallConfig::from_plan(plan, Some(&ours), CallTiming::default()).unwrap();
+    let call = Call::new(now, config).unwrap();
+
+    let meta_ice = IceCredentials {
+        ufrag: "RmDDkfzkwbexPfbC".into(),
+        pwd: "Xk3vP9qLm2Rt7wYz4BnC8dFh".into(),
+    };
+    let meta = MetaLikePeer::new_dtls(
+        vec![
+            a("57.144.135.35:3480"),
+            a("[2a03:2880:f343:131:face:b00c:0:699c]:3480"),
+        ],
+        meta_ice,
+        &meta_cert,
+        ours.fingerprint().clone(),
+    )
+    .unwrap();
+    let LegSecurity::Sdes(k) = &plan.pbx.security else {
+        panic!("PBX leg is SDES")
+    };
+    let relay_key = SrtpKeyMaterial::new(
+        SrtpProfile::AesCm128HmacSha1_80,
+        k.local.as_ref().unwrap().as_bytes(),
+    )
+    .unwrap();
+    let pbx_mat =
+        SrtpKeyMaterial::new(SrtpProfile::AesCm128HmacSha1_80, pbx_key.as_bytes()).unwrap();
+    let pbx = PbxPeer::new(a(PBX), a(OUR_PBX), Some((&pbx_mat, &relay_key)), 111).unwrap();
+    let mut w = World {
+        now,
+        call,
+        meta,
+        pbx,
+        out: Outbox::new(),
+        events: Vec::new(),
+        cut_meta: false,
+    };
+    w.run(Duration::from_secs(2), true, true);
+    assert!(
+        w.events
+            .contains(&CallEvent::DtlsConnected { leg: LegId::Meta }),
+        "{:?}",
+        w.events
+    );
+    // Only our IPv4 socket exists, so the IPv4 pair wins.
+    assert_eq!(
+        w.call.remote_addr(LegId::Meta),
+        Some(a("57.144.135.35:3480"))
+    );
+    assert!(w.meta.received().len() > 80);
+    assert!(w.pbx.received().len() > 80);
+    assert_eq!(w.call.state(), CallState::Active);
+}
+
+/// A plain-RTP PBX whose SDP gave no usable address: the leg becomes ready when the PBX's first packet latches
+/// it, and audio flows both ways.
+#[test]
+fn plain_pbx_without_address_latches() {
+    let now = Instant::now();
+    let key_ours = SrtpKeyMaterial::random(SrtpProfile::AesCm128HmacSha1_80).unwrap();
+    let key_meta = SrtpKeyMaterial::random(SrtpProfile::AesCm128HmacSha1_80).unwrap();
+    let mut meta_local = LocalLeg::new(LegMode::Sdes, vec![a(OUR_META_V4)]);
+    meta_local.sdes_key = Some(key_ours.clone());
+    let meta_remote = RemoteLeg {
+        addr: Some(a(META_V4)),
+        sdes_key: Some(key_meta.clone()),
+        ..Default::default()
+    };
+    let mut pbx_local = LocalLeg::new(LegMode::Plain, vec![a(OUR_PBX)]);
+    pbx_local.latch = true;
+    let pbx_remote = RemoteLeg {
+        addr: None,
+        ..Default::default()
+    };
+    let call = Call::new(
+        now,
+        CallConfig {
+            meta: LegConfig {
+                local: meta_local,
+                remote: Some(meta_remote),
+            },
+            pbx: LegConfig {
+                local: pbx_local,
+                remote: Some(pbx_remote),
+            },
+            timing: CallTiming::default(),
+        },
+    )
+    .unwrap();
+    let meta = MetaLikePeer::new_sdes(vec![a(META_V4)], key_meta, key_ours).unwrap();
+    let pbx = PbxPeer::new(a("198.51.100.7:7078"), a(OUR_PBX), None, 111).unwrap();
+    let mut w = World {
+        now,
+        call,
+        meta,
+        pbx,
+        out: Outbox::new(),
+        events: Vec::new(),
+        cut_meta: false,
+    };
+    w.run(Duration::from_secs(7), true, true);
+    assert_eq!(w.call.remote_addr(LegId::Pbx), Some(a("198.51.100.7:7078")));
+    assert!(w.pbx.received().len() > 300);
+    assert!(w.pbx.stats.rtcp_in >= 1, "RTCP toward the latched PBX");
+    assert_eq!(w.call.state(), CallState::Active);
+}
+
+fn rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = s
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    pages * 4
+}
+
+/// Prints the memory an established call costs (run with `--ignored --nocapture`); not an assertion of speed.
+#[test]
+#[ignore]
+fn memory_per_call() {
+    const N: usize = 300;
+    let base = rss_kib();
+    let mut sdes = Vec::new();
+    for _ in 0..N {
+        let mut w = world(MetaMode::Sdes, CallTiming::default(), None);
+        w.run(Duration::from_millis(100), true, true);
+        sdes.push(w.call);
+    }
+    let after_sdes = rss_kib();
+    let mut dtls = Vec::new();
+    for _ in 0..N {
+        let timing = CallTiming {
+            media_timeout_mid: Duration::from_secs(120),
+            silence_fill_after: None,
+            ..CallTiming::default()
+        };
+        let mut w = world(
+            MetaMode::Dtls {
+                wrong_fingerprint: false,
+            },
+            timing,
+            None,
+        );
+        w.run(Duration::from_millis(300), true, true);
+        // Past the DTLS linger time (consent checks keep ICE up): the SSL object is released.
+        w.run(Duration::from_secs(31), false, false);
+        assert_eq!(w.call.state(), CallState::Active);
+        dtls.push(w.call);
+    }
+    let after_dtls = rss_kib();
+    println!(
+        "RSS per established call: SDES<->SDES {} KiB, DTLS+ICE<->SDES {} KiB ({} calls each)",
+        (after_sdes - base) / N as u64,
+        (after_dtls - after_sdes) / N as u64,
+        N
+    );
+}
+
+/// The host may choose our SDES key after the call exists (`set_local_sdes_key`): media then uses that key.
+#[test]
+fn local_sdes_key_set_later() {
+    let mut w = world(MetaMode::Sdes, CallTiming::default(), None);
+    let new_key = SrtpKeyMaterial::random(SrtpProfile::AesCm128HmacSha1_80).unwrap();
+    w.call
+        .set_local_sdes_key(LegId::Pbx, new_key.clone())
+        .unwrap();
+    // Media toward the PBX is now protected with the new key, which the test PBX (still on the old one) rejects.
+    w.run(Duration::from_millis(500), false, true);
+    assert!(
+        w.pbx.received().is_empty(),
+        "old PBX peer keys no longer match"
+    );
+    assert!(w.pbx.stats.rejected > 0);
+    assert!(w.call.set_local_sdes_key(LegId::Meta, new_key).is_ok());
+}

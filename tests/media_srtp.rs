@@ -59,6 +59,27 @@ fn reference_vector_aead_aes_128_gcm() {
     );
 }
 
+#[test]
+fn reference_vector_aes_256_cm_hmac_sha1_80_rtp() {
+    let keys = SrtpKeyMaterial::new(
+        SrtpProfile::AesCm256HmacSha1_80,
+        &hex("f0f04914b513f2763a1b1fa130f10e2998f6f6e43e4309d1e622a0e332b9f1b6 3b04803de51ee7c96423ab5b78d2"),
+    )
+    .unwrap();
+    let mut tx = SrtpContext::new(&keys, Direction::Outbound).unwrap();
+    let mut rx = SrtpContext::new(&keys, Direction::Inbound).unwrap();
+    let plain = hex(RTP_PLAIN);
+    let mut buf = plain.clone();
+    buf.resize(plain.len() + 16, 0);
+    let n = tx.protect_rtp(&mut buf, plain.len()).unwrap();
+    assert_eq!(
+        &buf[..n],
+        &hex("800f1234decafbadcafebabef1d9de17ff251ff1aa007774b0b4b40da08d9d9a5b3a55d8873b")[..]
+    );
+    let n = rx.unprotect_rtp(&mut buf[..n]).unwrap();
+    assert_eq!(&buf[..n], &plain[..]);
+}
+
 fn rtp_packet(seq: u16, payload: usize) -> Vec<u8> {
     let mut p = vec![0x80, 111];
     p.extend_from_slice(&seq.to_be_bytes());
@@ -75,6 +96,8 @@ fn roundtrip_all_profiles_tamper_replay() {
         SrtpProfile::AesCm128HmacSha1_32,
         SrtpProfile::AeadAes128Gcm,
         SrtpProfile::AeadAes256Gcm,
+        SrtpProfile::AesCm256HmacSha1_80,
+        SrtpProfile::AesCm256HmacSha1_32,
     ] {
         let k = SrtpKeyMaterial::random(profile).unwrap();
         let mut tx = SrtpContext::new(&k, Direction::Outbound).unwrap();

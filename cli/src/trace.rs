@@ -165,26 +165,8 @@ impl Message {
     }
 }
 
-/// Splits a header value at commas that are outside `<...>` and quotes.
-pub fn split_list(v: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut depth, mut quoted, mut start) = (0i32, false, 0usize);
-    for (i, c) in v.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => depth += 1,
-            '>' if !quoted => depth -= 1,
-            ',' if !quoted && depth <= 0 => {
-                out.push(v[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(v[start..].trim());
-    out.retain(|s| !s.is_empty());
-    out
-}
+/// Splits a header value at top-level commas (the core's reader: quotes and `<...>` respected).
+pub use wacall::sip::headers::split_list;
 
 /// A header parameter (after the URI's closing `>` if there is one), such as `tag`.
 pub fn param<'a>(v: &'a str, name: &str) -> Option<&'a str> {
@@ -214,36 +196,20 @@ pub struct UriParts {
     pub user: Option<String>,
     pub host: String,
     pub port: Option<u16>,
-    pub params: String,
 }
 
+/// Parses with the core's RFC 3261 URI parser; `None` for what it refuses.
 pub fn uri_parts(uri: &str) -> Option<UriParts> {
-    let rest = uri
-        .strip_prefix("sips:")
-        .or_else(|| uri.strip_prefix("sip:"))?;
-    let rest = rest.split('?').next().unwrap_or(rest);
-    let (user, hostpart) = match rest.rfind('@') {
-        Some(i) => (Some(rest[..i].to_string()), &rest[i + 1..]),
-        None => (None, rest),
-    };
-    let (hostport, params) = hostpart.split_once(';').unwrap_or((hostpart, ""));
-    let (host, port) = if let Some(r) = hostport.strip_prefix('[') {
-        let (h, after) = r.split_once(']')?;
-        (
-            h.to_string(),
-            after.strip_prefix(':').and_then(|p| p.parse().ok()),
-        )
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse().ok()),
-            None => (hostport.to_string(), None),
-        }
-    };
+    let u = wacall::sip::Uri::parse(uri.trim()).ok()?;
+    let host = u
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
     Some(UriParts {
-        user,
-        host: host.to_ascii_lowercase(),
-        port,
-        params: params.to_string(),
+        user: u.user().map(str::to_string),
+        host,
+        port: u.port(),
     })
 }
 
@@ -258,6 +224,42 @@ pub struct Trace {
     pub messages: Vec<Message>,
     /// Notes about the reading itself (skipped packets, TLS seen).
     pub notes: Vec<String>,
+    /// Non-SIP UDP packets of a capture (STUN, DTLS, RTP/RTCP), for the maiden-packet checks.
+    #[serde(skip)]
+    pub media: Vec<MediaPacket>,
+}
+
+/// What a media packet is, told apart by its first byte (RFC 7983).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Stun,
+    Dtls,
+    Rtp,
+    Rtcp,
+}
+
+/// One media packet of a capture.
+#[derive(Debug, Clone)]
+pub struct MediaPacket {
+    pub time: f64,
+    /// `ip:port` / `[ip6]:port`, as `SocketAddr` prints them.
+    pub src: String,
+    pub dst: String,
+    pub kind: MediaKind,
+}
+
+/// RFC 7983 demultiplexing: 0-3 STUN, 20-63 DTLS, 128-191 RTP or RTCP (RTCP packet types 192-223).
+fn media_kind(p: &[u8]) -> Option<MediaKind> {
+    match *p.first()? {
+        0..=3 if p.len() >= 20 => Some(MediaKind::Stun),
+        20..=63 if p.len() >= 13 => Some(MediaKind::Dtls),
+        128..=191 if p.len() >= 8 => Some(if (192..=223).contains(p.get(1)?) {
+            MediaKind::Rtcp
+        } else {
+            MediaKind::Rtp
+        }),
+        _ => None,
+    }
 }
 
 fn parse_start_line(line: &str) -> Option<StartLine> {
@@ -430,20 +432,28 @@ pub fn parse_text(text: &str) -> Trace {
         }
         if time.is_none() {
             let floor = if k == 0 { 0 } else { starts[k - 1].0 + 1 };
+            // Up to three log lines above the message (e.g. "recv 812 bytes from ... at 10:15:00.123:" then a
+            // row of dashes); stop at anything belonging to the previous message.
+            let mut looked = 0;
             for j in (floor..*at).rev() {
                 let t = lines[j].trim();
                 if t.is_empty() {
                     continue;
                 }
-                if header_line(t).is_some() && !t.contains(" ") {
+                if looked == 3 {
                     break;
                 }
+                looked += 1;
                 let sdp_like = t.len() >= 2 && t.as_bytes()[1] == b'=';
-                if sdp_like {
+                let header_like = header_line(t)
+                    .is_some_and(|(n, _)| n.starts_with(|c: char| c.is_ascii_alphabetic()));
+                if sdp_like || header_like {
                     break;
                 }
-                time = find_timestamp(t);
-                break;
+                if let Some(ts) = find_timestamp(t) {
+                    time = Some(ts);
+                    break;
+                }
             }
         }
         trace.messages.push(Message {
@@ -730,7 +740,13 @@ pub fn parse_pcap(bytes: &[u8]) -> Result<Trace, CliError> {
                 st.buf = buf[used.min(buf.len())..].to_vec();
             }
         } else {
-            if is_stun_or_rtp(seg.payload) {
+            if let Some(kind) = media_kind(seg.payload) {
+                trace.media.push(MediaPacket {
+                    time: *ts,
+                    src: seg.src.clone(),
+                    dst: seg.dst.clone(),
+                    kind,
+                });
                 continue;
             }
             parse_wire(seg.payload, *ts, &seg.src, &seg.dst, n + 1, &mut trace);
@@ -749,10 +765,6 @@ pub fn parse_pcap(bytes: &[u8]) -> Result<Trace, CliError> {
         ));
     }
     Ok(trace)
-}
-
-fn is_stun_or_rtp(p: &[u8]) -> bool {
-    p.first().is_some_and(|b| *b < 4 || (128..192).contains(b)) && !p.starts_with(b"SIP/")
 }
 
 /// Reads a trace file, guessing text vs pcap from its first bytes unless told.
@@ -804,7 +816,7 @@ mod tests {
     fn uris() {
         let u = uri_parts("sip:+1555;tgrp=a@[2001:db8::1]:5061;transport=tls")
             .unwrap_or_else(|| unreachable!());
-        assert_eq!(u.user.as_deref(), Some("+1555;tgrp=a"));
+        assert_eq!(u.user.as_deref(), Some("+1555"));
         assert_eq!(u.host, "2001:db8::1");
         assert_eq!(u.port, Some(5061));
         assert_eq!(user_number("+1555;tgrp=a"), "+1555");
@@ -822,6 +834,22 @@ mod tests {
         assert_eq!(t.messages[0].call_id(), "1");
         assert_eq!(t.messages[1].body.lines().count(), 2);
         assert_eq!(t.messages[1].time, Some(5.0));
+    }
+
+    #[test]
+    fn freeswitch_siptrace_layout() {
+        let log = "recv 400 bytes from tls/[2803:6080::1]:57363 at 10:15:00.250:\n\
+            ------------------------------------------------------------------------\n\
+            BYE sip:+1555@sip.example.com SIP/2.0\nCall-ID: a\nCSeq: 2 BYE\nContent-Length: 0\n\n\
+            ------------------------------------------------------------------------\n\
+            send 300 bytes to tls/[2803:6080::1]:57363 at 10:15:00.251:\n\
+            ------------------------------------------------------------------------\n\
+            SIP/2.0 200 OK\nCall-ID: a\nCSeq: 2 BYE\nContent-Length: 0\n";
+        let t = parse_text(log);
+        assert_eq!(t.messages.len(), 2);
+        assert_eq!(t.messages[0].time, Some(36900.25));
+        assert_eq!(t.messages[1].time, Some(36900.251));
+        assert!(t.messages[0].body.is_empty());
     }
 
     use proptest::prelude::*;

@@ -34,6 +34,7 @@ fn intermediate(
 
 struct Leaf {
     der: CertificateDer<'static>,
+    pem: String,
     key: PrivateKeyDer<'static>,
 }
 
@@ -58,19 +59,41 @@ fn leaf(
     };
     Leaf {
         der: cert.der().clone(),
+        pem: cert.pem(),
         key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
     }
 }
 
 /// A TLS server for one connection at a time, on an ephemeral port; lives until the test process ends.
 fn serve(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> SocketAddr {
+    serve_with(chain, key, None)
+}
+
+/// Same, optionally demanding a client certificate issued by `client_ca`.
+fn serve_with(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_ca: Option<CertificateDer<'static>>,
+) -> SocketAddr {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .expect("server cert");
+        .expect("versions");
+    let builder = match client_ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca).expect("client ca");
+            let v = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .expect("client verifier");
+            builder.with_client_cert_verifier(v)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let cfg = builder.with_single_cert(chain, key).expect("server cert");
     let cfg = Arc::new(cfg);
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = l.local_addr().expect("addr");
@@ -121,6 +144,15 @@ fn check(addr: SocketAddr, ca_pem: &str, host: &str) -> common::Out {
     ])
 }
 
+/// A root CA in `ca.pem` and a server with one leaf for `names` valid `from..to` days from now, signed by it.
+fn ca_signed_server(tag: &str, names: &[&str], from: i64, to: i64) -> (SocketAddr, String) {
+    let dir = scratch(tag);
+    let root = ca("wacall test root");
+    let ca_pem = write_pem(&dir, "ca.pem", root.pem());
+    let l = leaf(names, from, to, Some(&root));
+    (serve(vec![l.der], l.key), ca_pem)
+}
+
 fn rejects(o: &common::Out) -> String {
     o.json()["rejects"]
         .as_array()
@@ -135,11 +167,7 @@ fn rejects(o: &common::Out) -> String {
 
 #[test]
 fn good_certificate_is_accepted() {
-    let dir = scratch("tls-good");
-    let root = ca("wacall test root");
-    let ca_pem = write_pem(&dir, "ca.pem", root.pem());
-    let l = leaf(&[HOST], -1, 90, Some(&root));
-    let addr = serve(vec![l.der], l.key);
+    let (addr, ca_pem) = ca_signed_server("tls-good", &[HOST], -1, 90);
     let o = check(addr, &ca_pem, HOST);
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
     let j = o.json();
@@ -161,7 +189,30 @@ fn good_certificate_is_accepted() {
     );
     let days = j["chain"][0]["days_left"].as_i64().unwrap_or(-1);
     assert!((88..=90).contains(&days), "days_left {days}");
-    assert!(j["warnings"].as_array().is_some_and(|w| w.is_empty()));
+    // The private test CA is trusted only through --ca-file, and the report says Meta would not trust it.
+    let w = j["warnings"].to_string();
+    assert!(w.contains("only thanks to --ca-file"), "{w}");
+    assert_eq!(j["warnings"].as_array().map(|a| a.len()), Some(1), "{w}");
+
+    // --no-public-roots changes nothing about what Meta trusts: the warning stays.
+    let o = wacall(&[
+        "--json",
+        "check-tls",
+        &format!("{HOST}:{}", addr.port()),
+        "--connect",
+        &addr.to_string(),
+        "--ca-file",
+        &ca_pem,
+        "--no-public-roots",
+    ]);
+    assert_eq!(o.code, 0);
+    assert!(
+        o.json()["warnings"]
+            .to_string()
+            .contains("only thanks to --ca-file"),
+        "{}",
+        o.stdout
+    );
 
     // The text form says it plainly.
     let target = format!("{HOST}:{}", addr.port());
@@ -179,11 +230,7 @@ fn good_certificate_is_accepted() {
 
 #[test]
 fn expired_certificate_is_rejected() {
-    let dir = scratch("tls-expired");
-    let root = ca("wacall test root");
-    let ca_pem = write_pem(&dir, "ca.pem", root.pem());
-    let l = leaf(&[HOST], -100, -2, Some(&root));
-    let addr = serve(vec![l.der], l.key);
+    let (addr, ca_pem) = ca_signed_server("tls-expired", &[HOST], -100, -2);
     let o = check(addr, &ca_pem, HOST);
     assert_eq!(o.code, 1, "{}", o.stdout);
     assert_eq!(o.json()["meta_accepts"], false);
@@ -192,11 +239,7 @@ fn expired_certificate_is_rejected() {
 
 #[test]
 fn wrong_host_is_rejected() {
-    let dir = scratch("tls-wronghost");
-    let root = ca("wacall test root");
-    let ca_pem = write_pem(&dir, "ca.pem", root.pem());
-    let l = leaf(&["other.wacall.test"], -1, 90, Some(&root));
-    let addr = serve(vec![l.der], l.key);
+    let (addr, ca_pem) = ca_signed_server("tls-wronghost", &["other.wacall.test"], -1, 90);
     let o = check(addr, &ca_pem, HOST);
     assert_eq!(o.code, 1);
     let r = rejects(&o);
@@ -239,11 +282,7 @@ fn incomplete_chain_is_rejected_and_full_chain_accepted() {
 
 #[test]
 fn near_expiry_warns_but_accepts() {
-    let dir = scratch("tls-soon");
-    let root = ca("wacall test root");
-    let ca_pem = write_pem(&dir, "ca.pem", root.pem());
-    let l = leaf(&[HOST], -80, 5, Some(&root));
-    let addr = serve(vec![l.der], l.key);
+    let (addr, ca_pem) = ca_signed_server("tls-soon", &[HOST], -80, 5);
     let o = check(addr, &ca_pem, HOST);
     assert_eq!(o.code, 0);
     let w = o.json()["warnings"].to_string();
@@ -374,12 +413,7 @@ fn tls_1_1_only_server_is_rejected() {
     let dir = scratch("tls-old");
     let root = ca("wacall test root");
     let l = leaf(&[HOST], -1, 90, Some(&root));
-    let cert = write_pem(&dir, "cert.pem", {
-        let Ok((_, pem)) = x509_pem(&l.der) else {
-            return;
-        };
-        pem
-    });
+    let cert = write_pem(&dir, "cert.pem", l.pem.clone());
     let key_path = dir.join("key.der");
     std::fs::write(&key_path, l.key.secret_der()).expect("key");
     let child = Command::new("openssl")
@@ -433,34 +467,6 @@ fn tls_1_1_only_server_is_rejected() {
     assert!(rejects(&o).contains("TLS 1.2"), "{}", rejects(&o));
 }
 
-fn x509_pem(der: &CertificateDer<'_>) -> Result<((), String), ()> {
-    let b64 = {
-        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let b = der.as_ref();
-        let mut s = String::new();
-        for c in b.chunks(3) {
-            let n = (c[0] as u32) << 16
-                | (*c.get(1).unwrap_or(&0) as u32) << 8
-                | *c.get(2).unwrap_or(&0) as u32;
-            for i in 0..4 {
-                s.push(if i <= c.len() {
-                    T[(n >> (18 - 6 * i) & 63) as usize] as char
-                } else {
-                    '='
-                });
-            }
-        }
-        s
-    };
-    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(chunk).map_err(|_| ())?);
-        pem.push('\n');
-    }
-    pem.push_str("-----END CERTIFICATE-----\n");
-    Ok(((), pem))
-}
-
 #[test]
 fn unresolvable_host_is_a_clear_error() {
     let t = Instant::now();
@@ -472,4 +478,20 @@ fn unresolvable_host_is_a_clear_error() {
         o.stderr
     );
     assert!(t.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn server_demanding_client_certificate_is_rejected() {
+    let dir = scratch("tls-mtls");
+    let root = ca("wacall test root");
+    let ca_pem = write_pem(&dir, "ca.pem", root.pem());
+    let l = leaf(&[HOST], -1, 90, Some(&root));
+    let addr = serve_with(vec![l.der], l.key, Some(root.der().clone()));
+    let o = check(addr, &ca_pem, HOST);
+    assert_eq!(o.code, 1, "{}", o.stdout);
+    assert!(
+        rejects(&o).contains("client certificate"),
+        "{}",
+        rejects(&o)
+    );
 }

@@ -540,3 +540,188 @@ fn pcap_with_only_tls_says_so() {
         o.stdout
     );
 }
+
+// ---- media in the capture: ICE, DTLS and the maiden packet ----
+
+fn sip(start: &str, headers: &[&str], body: &str) -> Vec<u8> {
+    let body = body.replace('\n', "\r\n");
+    let mut s = format!("{start}\r\n");
+    for h in headers {
+        s.push_str(h);
+        s.push_str("\r\n");
+    }
+    if !body.is_empty() {
+        s.push_str("Content-Type: application/sdp\r\n");
+    }
+    s.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.into_bytes()
+}
+
+const META_SDP: &str = "v=0\no=- 1 2 IN IP4 127.0.0.1\ns=-\nt=0 0\na=ice-lite\nm=audio 3480 UDP/TLS/RTP/SAVPF 111 126\n\
+c=IN IP4 157.240.19.130\na=candidate:1 1 udp 2122260223 157.240.19.130 3480 typ host generation 0\n\
+a=ice-ufrag:RmDD\na=ice-pwd:abcdefghijklmnopqrstuv\na=fingerprint:sha-256 AB:CD\na=setup:actpass\na=rtcp-mux\n\
+a=rtpmap:111 opus/48000/2\na=rtpmap:126 telephone-event/8000\n";
+
+const OUR_SDP: &str = "v=0\no=- 7 1 IN IP4 198.51.100.20\ns=-\nt=0 0\nm=audio 40000 UDP/TLS/RTP/SAVPF 111 126\n\
+c=IN IP4 198.51.100.20\na=candidate:1 1 udp 2130706431 198.51.100.20 40000 typ host\na=ice-ufrag:ours\n\
+a=ice-pwd:0123456789abcdef012345\na=fingerprint:sha-256 12:34\na=setup:active\na=rtcp-mux\n\
+a=rtpmap:111 opus/48000/2\na=rtpmap:126 telephone-event/8000\n";
+
+const DIALOG: [&str; 3] = [
+    "From: \"12195550714\" <sip:+12195550714@wa.meta.vc>;tag=meta-m",
+    "Call-ID: media-call-1",
+    "Via: SIP/2.0/UDP 157.240.19.130:5060;branch=z9hG4bK-m1",
+];
+
+fn dtls_call(media: &[(f64, bool, &[u8])], bye_at: Option<f64>) -> common::Out {
+    let to_us = "To: <sip:+12145551869@sip.example.com>";
+    let to_us_tag = "To: <sip:+12145551869@sip.example.com>;tag=biz-m";
+    let contact_meta = "Contact: <sip:+12195550714@wa.meta.vc;transport=tls;ob>";
+    let contact_us = "Contact: <sip:+12145551869@sip.example.com:5061;transport=tls>";
+    let invite = sip(
+        "INVITE sip:+12145551869@sip.example.com;transport=tls SIP/2.0",
+        &[
+            DIALOG[2],
+            DIALOG[0],
+            to_us,
+            DIALOG[1],
+            "CSeq: 1 INVITE",
+            contact_meta,
+        ],
+        META_SDP,
+    );
+    let ok = sip(
+        "SIP/2.0 200 OK",
+        &[
+            DIALOG[2],
+            DIALOG[0],
+            to_us_tag,
+            DIALOG[1],
+            "CSeq: 1 INVITE",
+            contact_us,
+        ],
+        OUR_SDP,
+    );
+    let ack = sip(
+        "ACK sip:+12145551869@sip.example.com:5061;transport=tls SIP/2.0",
+        &[DIALOG[2], DIALOG[0], to_us_tag, DIALOG[1], "CSeq: 1 ACK"],
+        "",
+    );
+    let mut frames = vec![
+        (T0, ipv4_udp(META4, BIZ4, 5060, 5060, &invite)),
+        (T0 + 1.0, ipv4_udp(BIZ4, META4, 5060, 5060, &ok)),
+        (T0 + 1.1, ipv4_udp(META4, BIZ4, 5060, 5060, &ack)),
+    ];
+    for (t, from_us, payload) in media {
+        let f = if *from_us {
+            ipv4_udp(BIZ4, META4, 40000, 3480, payload)
+        } else {
+            ipv4_udp(META4, BIZ4, 3480, 40000, payload)
+        };
+        frames.push((T0 + t, f));
+    }
+    if let Some(t) = bye_at {
+        let bye = sip(
+            "BYE sip:+12145551869@sip.example.com:5061;transport=tls SIP/2.0",
+            &[DIALOG[2], DIALOG[0], to_us_tag, DIALOG[1], "CSeq: 2 BYE"],
+            "",
+        );
+        frames.push((T0 + t, ipv4_udp(META4, BIZ4, 5060, 5060, &bye)));
+    }
+    frames.sort_by(|a, b| a.0.total_cmp(&b.0));
+    run_pcap("media.pcap", &pcap(&frames))
+}
+
+const STUN_REQ: &[u8] = &[
+    0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+];
+const STUN_RESP: &[u8] = &[
+    1, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+];
+const DTLS_HELLO: &[u8] = &[22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1];
+const RTP: &[u8] = &[0x80, 111, 0, 1, 0, 0, 0, 160, 0, 0, 0, 7, 0xaa, 0xbb];
+
+#[test]
+fn media_ice_without_dtls_is_found() {
+    let o = dtls_call(
+        &[(1.2, true, STUN_REQ), (1.21, false, STUN_RESP)],
+        Some(21.5),
+    );
+    let f = findings(&o);
+    assert!(has(&f, "dtls-not-started", "error", 2), "{f:?}");
+    assert!(has(&f, "media-timeout-20s", "error", 4), "{f:?}");
+    assert!(
+        !f.iter()
+            .any(|(r, _, _)| r == "dtls-role" || r == "ice-lite"),
+        "our SDP is right: {f:?}"
+    );
+}
+
+#[test]
+fn media_nothing_sent_to_meta_is_the_maiden_packet() {
+    let o = dtls_call(&[(1.5, false, RTP), (1.52, false, RTP)], Some(21.0));
+    let f = findings(&o);
+    assert!(has(&f, "maiden-packet", "error", 2), "{f:?}");
+    assert!(o.stdout.contains("157.240.19.130:3480"), "{}", o.stdout);
+}
+
+#[test]
+fn media_checks_unanswered_and_late_first_packet() {
+    let o = dtls_call(
+        &[
+            (1.2, true, STUN_REQ),
+            (1.3, true, DTLS_HELLO),
+            (14.0, true, RTP),
+        ],
+        None,
+    );
+    let f = findings(&o);
+    assert!(has(&f, "ice-no-response", "warning", 2), "{f:?}");
+    assert!(has(&f, "late-maiden-packet", "warning", 2), "{f:?}");
+}
+
+#[test]
+fn media_complete_call_is_clean() {
+    let o = dtls_call(
+        &[
+            (1.2, true, STUN_REQ),
+            (1.21, false, STUN_RESP),
+            (1.3, true, DTLS_HELLO),
+            (1.31, false, DTLS_HELLO),
+            (1.4, true, RTP),
+            (1.45, false, RTP),
+        ],
+        None,
+    );
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    assert!(findings(&o).is_empty(), "{}", o.stdout);
+}
+
+#[test]
+fn meta_refusals_are_explained() {
+    let o = diagnose("broken-meta-refusals.txt", &[]);
+    let f = findings(&o);
+    assert!(
+        has(&f, "digest", "warning", 1),
+        "digest uri vs To URI: {f:?}"
+    );
+    assert!(has(&f, "403-auth-uri", "error", 2), "{f:?}");
+    assert!(has(&f, "final-response", "info", 4), "{f:?}");
+    assert!(has(&f, "sdp-refused", "error", 6), "{f:?}");
+    assert!(has(&f, "business-refused", "warning", 8), "{f:?}");
+    assert!(
+        o.stdout.contains("tgrp"),
+        "the 404 hint names Meta's user parameters: {}",
+        o.stdout
+    );
+}
+
+#[test]
+fn offer_details_suite_fingerprint_hash_and_to_uri() {
+    let f = findings(&diagnose("broken-offers.txt", &[]));
+    assert!(has(&f, "sdes-suite", "error", 1), "{f:?}");
+    assert!(has(&f, "to-uri", "warning", 1), "{f:?}");
+    assert!(has(&f, "dtls-fingerprint-hash", "warning", 2), "{f:?}");
+    // Session-level fingerprint counts as present.
+    assert!(!has(&f, "dtls-fingerprint", "error", 2), "{f:?}");
+}

@@ -17,6 +17,8 @@ pub trait Env {
     fn session_var(&self, uuid: &str, name: &str) -> Option<String>;
     /// Set a channel variable of the session called `uuid`; false if there is no such session.
     fn set_session_var(&self, uuid: &str, name: &str, value: &str) -> bool;
+    /// Hang up the session called `uuid` because its media cannot be set up.
+    fn hangup(&self, uuid: &str);
 }
 
 /// One API command: name, description and syntax as FreeSWITCH shows them in `show api`.
@@ -91,7 +93,12 @@ pub fn run(cmd: &Command, args: Option<&str>, env: &dyn Env) -> String {
         "wacall_stats" => Ok(stats()),
         "wacall_reload" => reload(env),
         "wacall_status" => Ok(status(env)),
-        "wacall_relay_answered" => relay_answered(args, env),
+        "wacall_relay_answered" => relay_answered(args, env).inspect_err(|_| {
+            // Without our answer the caller would send the far end's raw SDP (wrong media, wrong keys): end it.
+            if !args.is_empty() {
+                env.hangup(args);
+            }
+        }),
         "wacall_relay_end" => crate::bridge::end(args),
         other => Err(format!("unknown command {other}")),
     };
@@ -252,6 +259,7 @@ mod tests {
         fn set_session_var(&self, _: &str, _: &str, _: &str) -> bool {
             false
         }
+        fn hangup(&self, _: &str) {}
     }
 
     fn with_config<T>(f: impl FnOnce() -> T) -> T {

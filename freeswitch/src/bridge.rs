@@ -218,10 +218,13 @@ pub fn relay(
             (transport_of(mode), pbx_t)
         }
     };
-    let leg = |transport| LegConfig {
-        transport,
-        family: Family::Ipv4,
+    // The relay binds one address family (relay-address); ask for legs in it.
+    let family = if cfg.relay_address.contains(':') {
+        Family::Ipv6
+    } else {
+        Family::Ipv4
     };
+    let leg = |transport| LegConfig { transport, family };
     let a = state::with_relay(|d| {
         d.allocate(uuid, &leg(meta_t), &leg(pbx_t))
             .map_err(|e| e.message)

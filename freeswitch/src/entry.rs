@@ -70,6 +70,9 @@ impl Env for HostEnv {
     fn set_session_var(&self, uuid: &str, name: &str, value: &str) -> bool {
         host::with_session(uuid, |c| c.set_var(name, Some(value))).unwrap_or(false)
     }
+    fn hangup(&self, uuid: &str) {
+        host::with_session(uuid, |c| c.hangup_incompatible());
+    }
 }
 
 /// Read `wacall.conf`; a missing file means defaults (no numbers), a malformed one is an error.
@@ -419,8 +422,21 @@ mod tests {
 
     #[test]
     fn guard_catches_panics() {
-        // host::log is not linked in unit tests' reach unless a panic happens; keep the closure panic-free here
-        // and check the success path only (the panic path is exercised by the ABI harness).
+        // In unit tests the host functions are the no-op stubs of `sys`, so the panic path runs in full.
         assert_eq!(guard("t", 1, || 2), 2);
+        let before = STATS.panics.load(std::sync::atomic::Ordering::Relaxed);
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let r = guard("t", sys::SWITCH_STATUS_FALSE, || -> sys::switch_status_t {
+            panic!("boom")
+        });
+        let r2 = guard("t", 7, || -> i32 { std::panic::panic_any(42u8) });
+        std::panic::set_hook(hook);
+        assert_eq!(r, sys::SWITCH_STATUS_FALSE);
+        assert_eq!(r2, 7);
+        assert_eq!(
+            STATS.panics.load(std::sync::atomic::Ordering::Relaxed),
+            before + 2
+        );
     }
 }

@@ -109,6 +109,20 @@ impl Channel<'_> {
         st == sys::SWITCH_STATUS_SUCCESS
     }
 
+    /// Hang the channel up because its media cannot be set up (`INCOMPATIBLE_DESTINATION`).
+    pub fn hangup_incompatible(&self) {
+        // SAFETY: live channel; FreeSWITCH's hangup is safe from any thread holding the session's read lock.
+        unsafe {
+            sys::switch_channel_perform_hangup(
+                self.raw,
+                c"host.rs".as_ptr(),
+                c"hangup_incompatible".as_ptr(),
+                0,
+                sys::SWITCH_CAUSE_INCOMPATIBLE_DESTINATION,
+            );
+        }
+    }
+
     /// The session's UUID, for log lines.
     pub fn uuid(&self) -> String {
         // SAFETY: live session; the UUID string lives as long as the session.

@@ -32,6 +32,9 @@ pub const SWITCH_LOG_NOTICE: c_int = 5;
 pub const SWITCH_LOG_WARNING: c_int = 4;
 pub const SWITCH_LOG_ERROR: c_int = 3;
 
+/// `switch_call_cause_t` values used here.
+pub const SWITCH_CAUSE_INCOMPATIBLE_DESTINATION: c_int = 88;
+
 /// `SWITCH_API_VERSION` of FreeSWITCH 1.10 (`switch_types.h`).
 pub const SWITCH_API_VERSION: c_int = 5;
 /// `SAF_SUPPORT_NOMEDIA`: the application may run on a channel without media (signalling only).
@@ -205,6 +208,13 @@ extern "C" {
         line: c_int,
     ) -> *mut switch_core_session_t;
     pub fn switch_core_session_rwunlock(session: *mut switch_core_session_t);
+    pub fn switch_channel_perform_hangup(
+        channel: *mut switch_channel_t,
+        file: *const c_char,
+        func: *const c_char,
+        line: c_int,
+        cause: c_int,
+    ) -> c_int;
     pub fn switch_channel_get_variable_dup(
         channel: *mut switch_channel_t,
         varname: *const c_char,
@@ -283,6 +293,15 @@ mod test_stubs {
         null_mut()
     }
     pub unsafe fn switch_core_session_rwunlock(_: *mut switch_core_session_t) {}
+    pub unsafe fn switch_channel_perform_hangup(
+        _: *mut switch_channel_t,
+        _: *const c_char,
+        _: *const c_char,
+        _: c_int,
+        _: c_int,
+    ) -> c_int {
+        0
+    }
     pub unsafe fn switch_channel_get_variable_dup(
         _: *mut switch_channel_t,
         _: *const c_char,
@@ -375,5 +394,6 @@ mod tests {
         assert_eq!(SWITCH_STATUS_GENERR, 9);
         assert_eq!(SWITCH_STATUS_TERM, 21);
         assert_eq!(SWITCH_API_VERSION, 5);
+        assert_eq!(SWITCH_CAUSE_INCOMPATIBLE_DESTINATION, 88);
     }
 }

@@ -232,7 +232,8 @@ fn relay_app_maps_both_sdps_and_runs_hooks() {
              api wacall_relay_answered nobody\n\
              dumpvars\n\
              api wacall_relay_end 00000000-fake-uuid\n\
-             api wacall_relay_end 00000000-fake-uuid\n"
+             api wacall_relay_end 00000000-fake-uuid\n\
+             api wacall_relay_answered 00000000-fake-uuid\n"
         ),
         &[],
     );
@@ -301,6 +302,12 @@ fn relay_app_maps_both_sdps_and_runs_hooks() {
         reply(&out, "wacall_relay_end", 1).starts_with("-ERR "),
         "{out}"
     );
+    // An answer hook that cannot map (the call is gone) hangs the caller up rather than let it send raw SDP.
+    assert!(
+        reply(&out, "wacall_relay_answered", 2).starts_with("-ERR no relay call"),
+        "{out}"
+    );
+    assert!(out.contains("HANGUP fake-session cause=88"), "{out}");
     assert!(out.contains("SESSION locks held=0"), "{out}");
 }
 

@@ -6,7 +6,7 @@ and sends a Meta-shaped INVITE (R-URI user parameters, x-wa-meta-* headers, the 
 FreeSWITCH. The dialplan runs wacall_from_meta + wacall_relay + bridge to a second local profile whose dialplan
 answers, plays a tone and records. Run by hand against a FreeSWITCH built outside the repository (VERIFIED.md).
 
-usage: real_fs_call.py METAPEER FS_SIP_ADDR CALLED RECORDING_DIR [seconds]
+usage: real_fs_call.py METAPEER FS_SIP_ADDR CALLED RECORDING_DIR [seconds [dtls|sdes]]
 """
 import json
 import math
@@ -37,20 +37,39 @@ def tone_level(path, hz):
     return amp, rms, len(samples) / rate
 
 
-def main():
-    peer_bin, fs_addr, called, rec_dir = sys.argv[1:5]
-    secs = int(sys.argv[5]) if len(sys.argv) > 5 else 6
-    host, port = fs_addr.split(":")
-    tag = uuid.uuid4().hex[:8]
-    info, remote = f"/tmp/wacall-fs-{tag}.info", f"/tmp/wacall-fs-{tag}.remote"
-    rec, summary = f"/tmp/wacall-fs-{tag}-meta.wav", f"/tmp/wacall-fs-{tag}.summary"
-    peer = subprocess.Popen([peer_bin, "--mode", "dtls", "--bind", "127.0.0.1:16300", "--info-out", info,
-                             "--remote-in", remote, "--tone", "440", "--duration", str(secs), "--record", rec,
-                             "--summary", summary], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+def start_meta_peer(peer_bin, bind, secs, tag, mode="dtls"):
+    """Start tools/meta-peer as Meta (440 Hz); returns (process, info file, remote file, recording, summary)."""
+    info, remote = f"/tmp/wacall-{tag}.info", f"/tmp/wacall-{tag}.remote"
+    rec, summary = f"/tmp/wacall-{tag}-meta.wav", f"/tmp/wacall-{tag}.summary"
+    peer = subprocess.Popen([peer_bin, "--mode", mode, "--bind", bind, "--info-out", info, "--remote-in", remote,
+                             "--tone", "440", "--duration", str(secs), "--record", rec, "--summary", summary],
+                            stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     for _ in range(500):
         if os.path.exists(info):
             break
         time.sleep(0.01)
+    return peer, info, remote, rec, summary
+
+
+def tell_meta_peer(remote, sdp):
+    """Give meta-peer our side from an SDP: media address, the fingerprint it must verify, or our SDES key."""
+    m = re.search(r"^m=audio (\d+)", sdp, re.M)
+    c = re.search(r"^c=IN IP4 (\S+)", sdp, re.M)
+    fp = re.search(r"^a=fingerprint:(.*)$", sdp, re.M)
+    key = re.search(r"^a=crypto:\d+ (\S+) inline:([^|\s]+)", sdp, re.M)
+    json.dump({"addr": f"{c.group(1)}:{m.group(1)}", "fingerprint": fp.group(1).strip() if fp else None,
+               "sdes": {"suite": key.group(1), "key": key.group(2)} if key else None},
+              open(remote + ".tmp", "w"))
+    os.rename(remote + ".tmp", remote)
+
+
+def main():
+    peer_bin, fs_addr, called, rec_dir = sys.argv[1:5]
+    secs = int(sys.argv[5]) if len(sys.argv) > 5 else 6
+    mode = sys.argv[6] if len(sys.argv) > 6 else "dtls"
+    host, port = fs_addr.split(":")
+    tag = uuid.uuid4().hex[:8]
+    peer, info, remote, rec, summary = start_meta_peer(peer_bin, "127.0.0.1:16300", secs, f"in-{tag}", mode)
     offer = json.load(open(info))["sdp"]
 
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -81,12 +100,7 @@ def main():
         peer.kill()
         sys.exit(f"call failed: {first}")
     print("-- FreeSWITCH's answer (through mod_wacall):\n" + answer)
-    m = re.search(r"^m=audio (\d+)", answer, re.M)
-    c = re.search(r"^c=IN IP4 (\S+)", answer, re.M)
-    fp = re.search(r"^a=fingerprint:(.*)$", answer, re.M)
-    json.dump({"addr": f"{c.group(1)}:{m.group(1)}", "fingerprint": fp.group(1).strip() if fp else None},
-              open(remote + ".tmp", "w"))
-    os.rename(remote + ".tmp", remote)
+    tell_meta_peer(remote, answer)
     # Wait for the call: answer FreeSWITCH's BYE if the PBX side ends first, else send ours when the peer is done.
     s.settimeout(0.2)
     fs_hung_up = False

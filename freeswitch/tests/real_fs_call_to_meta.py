@@ -11,15 +11,13 @@ usage: real_fs_call_to_meta.py METAPEER ESL_ADDR CALLED RECORDING_DIR [seconds]
 """
 import json
 import os
-import re
 import socket
-import subprocess
 import sys
 import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from real_fs_call import tone_level  # noqa: E402
+from real_fs_call import start_meta_peer, tell_meta_peer, tone_level  # noqa: E402
 
 
 def esl(addr, cmd):
@@ -49,15 +47,7 @@ def main():
     peer_bin, esl_addr, called, rec_dir = sys.argv[1:5]
     secs = int(sys.argv[5]) if len(sys.argv) > 5 else 6
     tag = uuid.uuid4().hex[:8]
-    info, remote = f"/tmp/wacall-out-{tag}.info", f"/tmp/wacall-out-{tag}.remote"
-    rec, summary = f"/tmp/wacall-out-{tag}-meta.wav", f"/tmp/wacall-out-{tag}.summary"
-    peer = subprocess.Popen([peer_bin, "--mode", "dtls", "--bind", "127.0.0.1:16301", "--info-out", info,
-                             "--remote-in", remote, "--tone", "440", "--duration", str(secs), "--record", rec,
-                             "--summary", summary], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    for _ in range(500):
-        if os.path.exists(info):
-            break
-        time.sleep(0.01)
+    peer, info, remote, rec, summary = start_meta_peer(peer_bin, "127.0.0.1:16301", secs, f"out-{tag}")
     # Meta answers an offer with a=setup:passive (it is the DTLS server).
     answer = json.load(open(info))["sdp"].replace("a=setup:actpass", "a=setup:passive")
 
@@ -87,12 +77,7 @@ def main():
             offer = msg.split("\r\n\r\n", 1)[1]
             invite = msg
     print("-- the offer FreeSWITCH sent to Meta (through mod_wacall):\n" + offer)
-    m = re.search(r"^m=audio (\d+)", offer, re.M)
-    c = re.search(r"^c=IN IP4 (\S+)", offer, re.M)
-    fp = re.search(r"^a=fingerprint:(.*)$", offer, re.M)
-    json.dump({"addr": f"{c.group(1)}:{m.group(1)}", "fingerprint": fp.group(1).strip() if fp else None},
-              open(remote + ".tmp", "w"))
-    os.rename(remote + ".tmp", remote)
+    tell_meta_peer(remote, offer)
     uas.sendto(reply_to(invite, "100 Trying"), src)
     uas.sendto(reply_to(invite, "200 OK", answer), src)
     uas.settimeout(0.2)

@@ -40,6 +40,22 @@ impl Authorization {
         self.algorithm.unwrap_or(Algorithm::Md5)
     }
 
+    /// The header value (same as `to_string()`, built with one allocation).
+    pub fn to_header_value(&self) -> String {
+        use fmt::Write as _;
+        let n = self.username.len()
+            + self.realm.len()
+            + self.nonce.len()
+            + self.uri.len()
+            + self.response.len()
+            + self.cnonce.as_ref().map_or(0, String::len)
+            + self.opaque.as_ref().map_or(0, String::len)
+            + 160;
+        let mut s = String::with_capacity(n);
+        let _ = write!(s, "{self}");
+        s
+    }
+
     /// Parse a `Digest ...` credentials value (one scheme, `Digest`).
     pub fn parse(value: &str) -> Result<Authorization> {
         let mut cs = parse_challenges(value)?;

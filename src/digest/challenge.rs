@@ -128,7 +128,8 @@ pub struct AuthParam {
     pub name: String,
     /// The value with quoting and `\` escapes removed.
     pub value: String,
-    /// Whether it was (and will be printed) quoted.
+    /// Whether it is printed quoted: as received, and always when the value is not a token (e.g. empty, or with
+    /// `/` or `=` in it).
     pub quoted: bool,
 }
 
@@ -244,7 +245,11 @@ impl fmt::Display for Challenge {
             write!(f, " {t}")?;
         }
         for (i, p) in self.params.iter().enumerate() {
-            f.write_str(if i == 0 { " " } else { ", " })?;
+            f.write_str(if i == 0 && self.token68.is_none() {
+                " "
+            } else {
+                ", "
+            })?;
             f.write_str(&p.name)?;
             f.write_str("=")?;
             if p.quoted {
@@ -260,12 +265,15 @@ impl fmt::Display for Challenge {
 /// Write `"value"` with `"` and `\` escaped.
 pub(crate) fn write_quoted(f: &mut impl fmt::Write, v: &str) -> fmt::Result {
     f.write_char('"')?;
-    for c in v.chars() {
-        if c == '"' || c == '\\' {
-            f.write_char('\\')?;
-        }
-        f.write_char(c)?;
+    // Write unescaped runs whole: per-char writes through a formatter dominate the cost of a header.
+    let mut rest = v;
+    while let Some(i) = rest.find(['"', '\\']) {
+        f.write_str(&rest[..i])?;
+        f.write_char('\\')?;
+        f.write_str(&rest[i..i + 1])?;
+        rest = &rest[i + 1..];
     }
+    f.write_str(rest)?;
     f.write_char('"')
 }
 
@@ -360,7 +368,7 @@ impl<'a> Lexer<'a> {
             j += 1;
         }
         let mut k = j;
-        while k < self.b.len() && matches!(self.b[k], b' ' | b'\t') {
+        while k < self.b.len() && matches!(self.b[k], b' ' | b'\t' | b'\r' | b'\n') {
             k += 1;
         }
         if k == self.b.len() || self.b[k] == b',' {
@@ -418,7 +426,10 @@ fn parse_into(value: &str, out: &mut Vec<Challenge>) -> Result<()> {
             let (v, quoted) = if lx.peek() == Some(b'"') {
                 (lx.quoted()?, true)
             } else {
-                (lx.bare_value().to_owned(), false)
+                // A bare value that is not a token (empty, or with '/', '=', ...) is lenient input; it is printed
+                // quoted, since printed bare it could read as a token68 or a different value.
+                let v = lx.bare_value();
+                (v.to_owned(), v.is_empty() || !v.bytes().all(is_tchar))
             };
             if ch.params.len() >= MAX_PARAMS {
                 return Err(Error::TooLarge(format!(
@@ -564,6 +575,11 @@ mod tests {
         .unwrap();
         assert_eq!(cs.len(), 3);
         assert_eq!(cs[1].token68.as_deref(), Some("abc=="));
+        let odd = parse_challenges("Bearer abc==, x=y").unwrap();
+        assert_eq!(parse_challenges(&odd[0].to_string()).unwrap(), odd);
+        let odd = parse_challenges("r abc=\n=, x=a/b, y=").unwrap();
+        assert!(odd[0].params.iter().all(|p| p.quoted));
+        assert_eq!(parse_challenges(&odd[0].to_string()).unwrap(), odd);
         assert!(choose_best(&cs).is_none());
         for g in [
             r#"realm="x""#,

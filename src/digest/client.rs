@@ -270,7 +270,7 @@ pub fn meta_authorization(
         ch.algorithm_raw().unwrap_or("MD5"),
         ch.realm()
     );
-    Ok(respond(ch, &creds, &DigestRequest::new(method, request_uri))?.to_string())
+    Ok(respond(ch, &creds, &DigestRequest::new(method, request_uri))?.to_header_value())
 }
 
 #[cfg(test)]
@@ -325,6 +325,43 @@ mod tests {
             "793263caabb707a56211940d90411ea4a575adeccb7e360aeb624ed06ece9b0b"
         );
         assert!(a.userhash);
+        // Cross-checked with Python's hashlib (OpenSSL); the response printed in RFC 7616 3.9.2 does not reproduce.
+        assert_eq!(
+            a.response,
+            "3798d4131c277846293534c3edc11bd8a5e4cdcbff78b05db9d95eeb1cec68a5"
+        );
+    }
+
+    #[test]
+    fn sess_auth_int_cross_checked() {
+        // Expected values computed independently with Python's hashlib (RFC 2617/7616 formulas).
+        for (alg, want) in [
+            ("MD5-sess", "319276f8f1c2bb42dacff47ed8bb622f"),
+            (
+                "SHA-256-sess",
+                "b2fce6f48d6913d8b2b1cd40de6076da99826aa47a1a959c071e66020744bf51",
+            ),
+            (
+                "SHA-512-256-sess",
+                "95858407149a914a4695a4679e58694c4277631b499e61c4d323dbec756289b0",
+            ),
+        ] {
+            let ch = Challenge::parse(&format!(
+                r#"Digest realm="wa.meta.vc", nonce="abc", algorithm={alg}, qop="auth-int""#
+            ))
+            .unwrap();
+            let req = DigestRequest {
+                method: "INVITE",
+                uri: "sip:+1@wa.meta.vc;transport=tls",
+                body: b"v=0\r\n",
+                nonce_count: 2,
+                cnonce: Some("xyz"),
+            };
+            let a = respond(&ch, &Credentials::new("15551234567", "pw"), &req).unwrap();
+            assert_eq!(a.response, want, "{alg}");
+            assert_eq!(a.qop, Some(Qop::AuthInt));
+            assert!(a.to_string().ends_with("qop=auth-int, nc=00000002"));
+        }
     }
 
     #[test]

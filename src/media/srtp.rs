@@ -24,6 +24,10 @@ pub enum SrtpProfile {
     AesCm128HmacSha1_32,
     /// AEAD_AES_128_GCM / SRTP_AEAD_AES_128_GCM (RFC 7714, 16-byte tag).
     AeadAes128Gcm,
+    /// AES_256_CM_HMAC_SHA1_80 (RFC 6188; SDES only, no DTLS-SRTP profile exists).
+    AesCm256HmacSha1_80,
+    /// AES_256_CM_HMAC_SHA1_32 (RFC 6188; SDES only; SRTCP keeps the 80-bit tag).
+    AesCm256HmacSha1_32,
     /// AEAD_AES_256_GCM / SRTP_AEAD_AES_256_GCM (RFC 7714, 16-byte tag).
     AeadAes256Gcm,
 }
@@ -33,13 +37,16 @@ impl SrtpProfile {
     pub fn key_len(self) -> usize {
         match self {
             Self::AesCm128HmacSha1_80 | Self::AesCm128HmacSha1_32 | Self::AeadAes128Gcm => 16,
-            Self::AeadAes256Gcm => 32,
+            Self::AeadAes256Gcm | Self::AesCm256HmacSha1_80 | Self::AesCm256HmacSha1_32 => 32,
         }
     }
     /// Master salt length in bytes.
     pub fn salt_len(self) -> usize {
         match self {
-            Self::AesCm128HmacSha1_80 | Self::AesCm128HmacSha1_32 => 14,
+            Self::AesCm128HmacSha1_80
+            | Self::AesCm128HmacSha1_32
+            | Self::AesCm256HmacSha1_80
+            | Self::AesCm256HmacSha1_32 => 14,
             Self::AeadAes128Gcm | Self::AeadAes256Gcm => 12,
         }
     }
@@ -50,8 +57,8 @@ impl SrtpProfile {
     /// Bytes an SRTP packet grows by.
     pub fn rtp_overhead(self) -> usize {
         match self {
-            Self::AesCm128HmacSha1_80 => 10,
-            Self::AesCm128HmacSha1_32 => 4,
+            Self::AesCm128HmacSha1_80 | Self::AesCm256HmacSha1_80 => 10,
+            Self::AesCm128HmacSha1_32 | Self::AesCm256HmacSha1_32 => 4,
             Self::AeadAes128Gcm | Self::AeadAes256Gcm => 16,
         }
     }
@@ -62,6 +69,8 @@ impl SrtpProfile {
             Self::AesCm128HmacSha1_32 => "AES_CM_128_HMAC_SHA1_32",
             Self::AeadAes128Gcm => "AEAD_AES_128_GCM",
             Self::AeadAes256Gcm => "AEAD_AES_256_GCM",
+            Self::AesCm256HmacSha1_80 => "AES_256_CM_HMAC_SHA1_80",
+            Self::AesCm256HmacSha1_32 => "AES_256_CM_HMAC_SHA1_32",
         }
     }
     /// Parses an SDES crypto-suite name.
@@ -75,13 +84,15 @@ impl SrtpProfile {
         .into_iter()
         .find(|p| p.sdes_name().eq_ignore_ascii_case(name))
     }
-    /// The DTLS-SRTP (RFC 5764 / OpenSSL) profile name.
+    /// The DTLS-SRTP (RFC 5764 / OpenSSL) profile name; the AES-256-CM suites have none and return their SDES
+    /// name.
     pub fn dtls_name(self) -> &'static str {
         match self {
             Self::AesCm128HmacSha1_80 => "SRTP_AES128_CM_SHA1_80",
             Self::AesCm128HmacSha1_32 => "SRTP_AES128_CM_SHA1_32",
             Self::AeadAes128Gcm => "SRTP_AEAD_AES_128_GCM",
             Self::AeadAes256Gcm => "SRTP_AEAD_AES_256_GCM",
+            Self::AesCm256HmacSha1_80 | Self::AesCm256HmacSha1_32 => self.sdes_name(),
         }
     }
 }
@@ -232,6 +243,14 @@ impl SrtpContext {
                 SrtpProfile::AesCm128HmacSha1_32 => {
                     sys::srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&mut policy.rtp);
                     sys::srtp_crypto_policy_set_rtcp_default(&mut policy.rtcp);
+                }
+                SrtpProfile::AesCm256HmacSha1_80 => {
+                    sys::srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&mut policy.rtp);
+                    sys::srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&mut policy.rtcp);
+                }
+                SrtpProfile::AesCm256HmacSha1_32 => {
+                    sys::srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32(&mut policy.rtp);
+                    sys::srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&mut policy.rtcp);
                 }
                 SrtpProfile::AeadAes128Gcm => {
                     sys::srtp_crypto_policy_set_aes_gcm_128_16_auth(&mut policy.rtp);

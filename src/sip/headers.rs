@@ -329,7 +329,17 @@ fn parse_secs(s: &str) -> Option<u64> {
 impl MetaHeaders {
     /// Read them from a message (first instance of each; absent or empty values are `None`).
     pub fn from_message(m: &Message<'_>) -> MetaHeaders {
-        let get = |n: &str| m.header(n).filter(|v| !v.is_empty()).map(str::to_owned);
+        MetaHeaders::from_lookup(|n| m.header(n).map(str::to_owned))
+    }
+
+    /// Read them through a host's own header getter (called with lowercase names such as `x-wa-meta-wacid`; it
+    /// should match names case-insensitively). Empty values are `None`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> MetaHeaders {
+        let get = |n: &str| {
+            lookup(n)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let call_duration_raw = get("x-wa-meta-call-duration");
         let call_duration_secs = call_duration_raw.as_deref().and_then(parse_secs);
         if call_duration_raw.is_some() && call_duration_secs.is_none() {
@@ -407,5 +417,10 @@ mod tests {
         assert_eq!(parse_secs("x"), None);
         assert_eq!(parse_secs("-1"), None);
         assert_eq!(parse_secs("99999999999999999999"), None);
+        let mh = MetaHeaders::from_lookup(|n| {
+            (n == "x-wa-meta-call-duration").then(|| " 5 ".to_owned())
+        });
+        assert_eq!(mh.call_duration_secs, Some(5));
+        assert_eq!(mh.wacid, None);
     }
 }

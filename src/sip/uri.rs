@@ -450,6 +450,15 @@ impl Uri {
         self.param("transport").and_then(|p| p.value.as_deref())
     }
 
+    /// Whether two URIs name the same target: scheme, user (unescaped), host (case-insensitive) and port, ignoring
+    /// parameters and headers. Meta refuses a digest `uri` whose target differs from the To URI's.
+    pub fn same_address(&self, other: &Uri) -> bool {
+        self.scheme == other.scheme
+            && self.user_unescaped() == other.user_unescaped()
+            && self.host.eq_ignore_ascii_case(&other.host)
+            && self.port() == other.port()
+    }
+
     /// URI headers (`?subject=x&priority=urgent`), in order, as written.
     pub fn headers(&self) -> &[Param] {
         &self.headers
@@ -605,13 +614,17 @@ impl NameAddr {
         }
         // addr-spec: the URI ends at the first ';' after the host (';' before '@' are user parameters).
         let start = s.len() - s.trim_start().len();
-        let t = s.trim_end();
-        let host_from = t[start..].find('@').map_or(start, |a| start + a);
-        let end = t[host_from..].find(';').map_or(t.len(), |e| host_from + e);
-        if start >= end {
+        let t = s.trim();
+        if t.is_empty() {
             return Err(Error::InvalidNameAddr("empty".into()));
         }
-        Ok(start..end)
+        let host_from = t.find('@').unwrap_or(0);
+        let end = t[host_from..].find(';').map_or(t.len(), |e| host_from + e);
+        let end = t[..end].trim_end().len();
+        if end == 0 {
+            return Err(Error::InvalidNameAddr("empty".into()));
+        }
+        Ok(start..start + end)
     }
 
     /// Parse a From/To/Contact value.
@@ -780,6 +793,14 @@ mod tests {
     }
 
     #[test]
+    fn same_address() {
+        let r = Uri::parse("sip:+12195550714@wa.meta.vc;transport=tls").unwrap();
+        assert!(r.same_address(&Uri::parse("sip:%2B12195550714@WA.meta.vc").unwrap()));
+        assert!(!r.same_address(&Uri::parse("sip:+12195550714@wa.meta.vc:5061").unwrap()));
+        assert!(!r.same_address(&Uri::parse("sips:+12195550714@wa.meta.vc").unwrap()));
+    }
+
+    #[test]
     fn password_redacted() {
         let u = Uri::parse("sip:bob:hunter2@h").unwrap();
         assert_eq!(u.password(), Some("hunter2"));
@@ -814,5 +835,12 @@ mod tests {
         assert_eq!(n.display_name.as_deref(), Some("a \"<b>\""));
         assert!(NameAddr::parse("\"x <sip:a@b>").is_err());
         assert!(NameAddr::parse("<sip:a@b").is_err());
+        for g in ["", " ", "\t ", " ;", "  sip:a@b ;tag=1 "] {
+            let _ = NameAddr::parse(g);
+        }
+        assert_eq!(
+            NameAddr::parse("  sip:a@b ;tag=1 ").unwrap().tag(),
+            Some("1")
+        );
     }
 }

@@ -139,6 +139,12 @@ switch_core_session_t *switch_core_session_perform_locate(const char *uuid, cons
 	return NULL;
 }
 void switch_core_session_rwunlock(switch_core_session_t *s) { if (s == &the_session) session_locks--; }
+int switch_channel_perform_hangup(switch_channel_t *c, const char *file, const char *func, int line, int cause)
+{
+	(void)file; (void)func; (void)line;
+	printf("HANGUP %s cause=%d\n", c == &the_session.channel ? "fake-session" : "other", cause);
+	return 0;
+}
 
 static struct var *find_var(switch_channel_t *c, const char *name)
 {

@@ -5,7 +5,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::trace::{header_uri, uri_parts, user_number, Message, Trace};
+mod auth;
+mod dialog;
+mod media;
+
+use auth::{check_digest, digest_params};
+use dialog::{check_dialog_routes, check_remote_target, check_timing};
+use media::{check_media, check_our_sdp, sdp_facts};
+
+use crate::trace::{header_uri, uri_parts, user_number, MediaPacket, Message, Trace};
 
 /// Meta's SIP domain (R-URI host for calls to Meta, digest realm).
 pub const META_DOMAIN: &str = "wa.meta.vc";
@@ -125,6 +133,33 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// The first INVITE without a To tag: the one that set up the call.
+    fn initial_invite(&self) -> Option<&'a Message> {
+        self.msgs
+            .iter()
+            .find(|m| m.method() == Some("INVITE") && m.to_tag().is_none())
+            .copied()
+    }
+
+    /// The 2xx answers to initial INVITEs (the authenticated retry has another CSeq); re-INVITE answers do not
+    /// count.
+    fn answers(&self) -> Vec<&'a Message> {
+        let initial: Vec<u32> = self
+            .msgs
+            .iter()
+            .filter(|m| m.method() == Some("INVITE") && m.to_tag().is_none())
+            .filter_map(|m| m.cseq().map(|c| c.0))
+            .collect();
+        self.msgs
+            .iter()
+            .filter(|m| {
+                m.cseq_method() == "INVITE" && m.code().is_some_and(|c| (200..300).contains(&c))
+            })
+            .filter(|m| m.cseq().is_some_and(|c| initial.contains(&c.0)))
+            .copied()
+            .collect()
+    }
+
     /// Whether the side that sent the request (for a response: the request it answers) is the business.
     fn requester_is_business(&self, m: &Message) -> Option<bool> {
         if let (Some(ct), Some(cb), Some(ft)) =
@@ -184,66 +219,9 @@ fn request_heuristic(m: &Message) -> Option<bool> {
     None
 }
 
-/// Digest parameters of each Digest challenge (or credentials) in a header value, names lower-cased; parsed by
-/// the core's RFC 7235/7616 reader.
-pub fn digest_params(v: &str) -> Vec<BTreeMap<String, String>> {
-    wacall::digest::challenge::parse_challenges(v)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| c.is_digest())
-        .map(|c| {
-            c.params
-                .into_iter()
-                .map(|p| (p.name.to_ascii_lowercase(), p.value))
-                .collect()
-        })
-        .collect()
-}
-
-/// The SDP facts the checks need (media-level attributes win over session-level ones).
-#[derive(Debug, Default)]
-struct SdpFacts {
-    profile: Option<String>,
-    ice_lite: bool,
-    setup: Option<String>,
-    fingerprint: bool,
-    crypto: bool,
-    ice_ufrag: bool,
-    candidates: usize,
-    opus: bool,
-    port_zero: bool,
-}
-
-/// Reads the audio section through the core's lossless SDP model (media level first, then session level).
-fn sdp_facts(body: &str) -> SdpFacts {
-    let mut f = SdpFacts::default();
-    let Ok(sdp) = wacall::sdp::Sdp::parse(body) else {
-        return f;
-    };
-    let Some(audio) = sdp.audio() else {
-        return f;
-    };
-    if let Ok(ml) = audio.media.media_line() {
-        f.port_zero = ml.port == 0;
-        f.profile = Some(ml.proto);
-    }
-    f.ice_lite = audio.ice_lite() || sdp.ice_lite();
-    // Seed traces mask fingerprints and keys with '*': presence is what matters here.
-    f.fingerprint =
-        audio.media.has_attribute("fingerprint") || sdp.attribute("fingerprint").is_some();
-    f.setup = audio
-        .media
-        .attribute("setup")
-        .or_else(|| sdp.attribute("setup"))
-        .map(|v| v.trim().to_ascii_lowercase());
-    f.crypto = audio.media.has_attribute("crypto");
-    f.ice_ufrag = audio.ice_ufrag().is_some() && audio.ice_pwd().is_some();
-    f.candidates = audio.candidates().len();
-    f.opus = audio.media.rtpmaps().flatten().any(|r| r.is_opus());
-    f
-}
-
 struct Ctx<'a> {
+    /// Media packets of a capture (empty for text logs).
+    media: &'a [MediaPacket],
     hostname: Option<String>,
     /// sip_user_password, to verify digest responses; never printed.
     password: Option<String>,
@@ -284,6 +262,7 @@ pub fn diagnose(trace: &Trace, hostname: Option<&str>, password: Option<&str>) -
         by_call.entry(id).or_default().push(m);
     }
     let mut ctx = Ctx {
+        media: &trace.media,
         hostname: hostname.map(|h| h.trim_end_matches('.').to_ascii_lowercase()),
         password: password.map(str::to_string),
         findings: Vec::new(),
@@ -426,6 +405,7 @@ fn check_call(call: &Call<'_>, ctx: &mut Ctx<'_>) {
     }
     check_dialog_routes(call, ctx);
     check_timing(call, ctx);
+    check_media(call, ctx);
 }
 
 fn check_business_request(
@@ -491,6 +471,29 @@ fn check_business_request(
         }
         if to_meta {
             check_from_domain(m, ctx);
+            // Meta compares the To URI with the digest uri, which must be the R-URI: keep them on one target.
+            let to = m.header("to").and_then(|t| uri_parts(header_uri(t)));
+            if let (Some(u), Some(t)) = (&rparts, &to) {
+                let ru = u.user.as_deref().map(user_number);
+                let tu = t.user.as_deref().map(user_number);
+                if ru != tu || u.host != t.host {
+                    ctx.add(
+                        Severity::Warning,
+                        m,
+                        "to-uri",
+                        format!(
+                            "To URI {}@{} differs from the Request-URI {}@{}",
+                            tu.unwrap_or(""),
+                            t.host,
+                            ru.unwrap_or(""),
+                            u.host
+                        ),
+                        "Meta checks the digest uri (the Request-URI) against the To URI and has answered 403 'Proxy \
+                         auth uri does not match SIP \"to\" uri'",
+                        "send the same +E.164 user and host wa.meta.vc in To and Request-URI",
+                    );
+                }
+            }
         }
     }
 
@@ -585,255 +588,6 @@ fn check_from_domain(m: &Message, ctx: &mut Ctx<'_>) {
                 format!("set the From host to {h}, or configure {from_host} with `wacall settings apply`"),
             );
         }
-    }
-}
-
-fn check_digest(
-    m: &Message,
-    cred: &str,
-    challenges: &[(usize, BTreeMap<String, String>)],
-    ctx: &mut Ctx<'_>,
-) {
-    let Some(p) = digest_params(cred).into_iter().next() else {
-        ctx.add(
-            Severity::Error,
-            m,
-            "digest-scheme",
-            "credentials are not Digest",
-            "Meta only uses Digest authentication",
-            "send Proxy-Authorization: Digest ...",
-        );
-        return;
-    };
-    let get = |k: &str| p.get(k).map(String::as_str);
-    let mut problems: Vec<(Severity, String, String)> = Vec::new();
-    let ruri = m.request_uri().unwrap_or("");
-    if let Some(u) = get("username") {
-        if u.starts_with('+') {
-            problems.push((
-                Severity::Error,
-                format!("digest username {u:?} starts with '+'"),
-                "use the business number without '+' as username".into(),
-            ));
-        } else if let Some(from_user) = m
-            .header("from")
-            .and_then(|f| uri_parts(header_uri(f)))
-            .and_then(|u| u.user)
-        {
-            let fu = user_number(&from_user).trim_start_matches('+');
-            if !fu.is_empty() && fu != u {
-                problems.push((
-                    Severity::Warning,
-                    format!("digest username {u:?} differs from the From number {fu:?}"),
-                    "the username is the business phone number (without '+') the call is placed from".into(),
-                ));
-            }
-        }
-    } else {
-        problems.push((
-            Severity::Error,
-            "digest username missing".into(),
-            "send username=\"<business number without +>\"".into(),
-        ));
-    }
-    match get("uri") {
-        Some(uri) if uri != ruri => problems.push((
-            Severity::Error,
-            format!("digest uri {uri:?} is not the Request-URI {ruri:?}"),
-            "Meta computes the digest over the Request-URI exactly as sent (including ;transport=tls); make the digest \
-             uri byte-equal to it"
-                .into(),
-        )),
-        None => problems.push((Severity::Error, "digest uri missing".into(), "send uri=\"<Request-URI>\"".into())),
-        _ => {}
-    }
-    if let (Some(uri), Some(to)) = (get("uri"), m.header("to")) {
-        if let (Some(a), Some(b)) = (uri_parts(uri), uri_parts(header_uri(to))) {
-            let au = a.user.as_deref().map(user_number);
-            let bu = b.user.as_deref().map(user_number);
-            if au != bu || a.host != b.host || a.port != b.port {
-                problems.push((
-                    Severity::Warning,
-                    format!("digest uri {uri:?} and To URI {:?} name different targets", header_uri(to)),
-                    "Meta has answered '403 Proxy auth uri does not match SIP \"to\" uri': keep R-URI, To URI and \
-                     digest uri on the same user, host and port"
-                        .into(),
-                ));
-            }
-        }
-    }
-    match get("realm") {
-        Some(r) if r != META_DOMAIN => problems.push((
-            Severity::Error,
-            format!("digest realm {r:?} is not {META_DOMAIN}"),
-            format!("use realm=\"{META_DOMAIN}\" from Meta's challenge"),
-        )),
-        None => problems.push((
-            Severity::Error,
-            "digest realm missing".into(),
-            format!("use realm=\"{META_DOMAIN}\""),
-        )),
-        _ => {}
-    }
-    // Only the latest challenge counts: each 407 replaces the previous nonce and algorithm set.
-    let latest = challenges
-        .iter()
-        .filter(|(i, _)| *i < m.index)
-        .map(|(i, _)| *i)
-        .max();
-    let before: Vec<&BTreeMap<String, String>> = challenges
-        .iter()
-        .filter(|(i, _)| Some(*i) == latest)
-        .map(|(_, c)| c)
-        .collect();
-    let alg = get("algorithm").unwrap_or("MD5").to_ascii_uppercase();
-    if !before.is_empty() {
-        let offered: Vec<String> = before
-            .iter()
-            .map(|c| {
-                c.get("algorithm")
-                    .map(|a| a.to_ascii_uppercase())
-                    .unwrap_or_else(|| "MD5".into())
-            })
-            .collect();
-        if !offered.contains(&alg) {
-            problems.push((
-                Severity::Error,
-                format!("digest algorithm {alg} was not offered (challenged: {})", offered.join(", ")),
-                "answer with one of the algorithms of Meta's latest challenge (SHA-256 first, then MD5 since 2026)".into(),
-            ));
-        }
-        let nonce = get("nonce");
-        if let Some(n) = nonce {
-            if !before
-                .iter()
-                .any(|c| c.get("nonce").map(String::as_str) == Some(n))
-            {
-                problems.push((
-                    Severity::Warning,
-                    "digest nonce is not from any challenge in the trace".into(),
-                    "use the nonce of the latest 407".into(),
-                ));
-            }
-        }
-        let challenged = before
-            .iter()
-            .find(|c| c.get("nonce").map(String::as_str) == nonce)
-            .copied()
-            .or(before.last().copied());
-        if let Some(c) = challenged {
-            if c.contains_key("opaque") && get("opaque") != c.get("opaque").map(String::as_str) {
-                problems.push((
-                    Severity::Warning,
-                    "opaque from the challenge not echoed".into(),
-                    "copy opaque from the 407 unchanged".into(),
-                ));
-            }
-            if c.get("qop")
-                .is_some_and(|q| q.split(',').any(|x| x.trim() == "auth"))
-                && get("qop").is_none()
-            {
-                problems.push((
-                    Severity::Error,
-                    "qop missing although Meta's challenge has qop=\"auth\"".into(),
-                    "send qop=auth with nc and cnonce".into(),
-                ));
-            }
-        }
-    }
-    if get("qop").is_some() {
-        if get("nc").is_none_or(|n| n.len() != 8 || !n.chars().all(|c| c.is_ascii_hexdigit())) {
-            problems.push((
-                Severity::Error,
-                "qop=auth without a valid nc (8 hex digits)".into(),
-                "send nc=00000001 (and count up on nonce reuse)".into(),
-            ));
-        }
-        if get("cnonce").is_none_or(str::is_empty) {
-            problems.push((
-                Severity::Error,
-                "qop=auth without cnonce".into(),
-                "send a fresh random cnonce".into(),
-            ));
-        }
-    }
-    if get("response").is_none_or(|r| r.is_empty()) {
-        problems.push((
-            Severity::Error,
-            "digest response missing".into(),
-            "compute the digest response".into(),
-        ));
-    }
-    if let Some(pw) = ctx.password.clone() {
-        match wacall::digest::Authorization::parse(cred) {
-            Ok(a) if a.realm == META_DOMAIN => {
-                if wacall::digest::check_response(
-                    &a,
-                    &pw,
-                    m.method().unwrap_or(""),
-                    m.body.as_bytes(),
-                ) {
-                    ctx.add(
-                        Severity::Info,
-                        m,
-                        "digest-verified",
-                        "digest response verifies with the given SIP password",
-                        "the hash over username, realm, password, nonce, method and uri matches",
-                        "nothing to fix in the credentials",
-                    );
-                } else {
-                    problems.push((
-                        Severity::Error,
-                        "digest response does not verify with the given SIP password".into(),
-                        "the password in use is not sip_user_password (fetch it again with `wacall settings get ID \
-                         --include-sip-credentials --show-password`; it changes when settings are re-applied), or \
-                         the hash used another username/uri than the fields sent"
-                            .into(),
-                    ));
-                }
-            }
-            Ok(_) => {}
-            Err(e) => problems.push((
-                Severity::Error,
-                format!("credentials cannot be checked: {e}"),
-                "send every digest field Meta's challenge asks for".into(),
-            )),
-        }
-    }
-    for (sev, what, fix) in problems {
-        ctx.add(sev, m, "digest", what, "Meta verifies the Proxy-Authorization fields strictly; a wrong field gives another 407 (a loop) or a 403", fix);
-    }
-}
-
-fn check_remote_target(call: &Call<'_>, m: &Message, ctx: &mut Ctx<'_>) {
-    // Meta's 2xx to our INVITE carries the Contact our in-dialog requests must target.
-    let Some(ok) = call.msgs.iter().find(|r| {
-        r.index < m.index
-            && r.code().is_some_and(|c| (200..300).contains(&c))
-            && r.cseq_method() == "INVITE"
-            && call.sender(r) == Side::Meta
-    }) else {
-        return;
-    };
-    // An ACK for a failure response belongs to the INVITE transaction, not the dialog.
-    if m.method() == Some("ACK") && m.cseq().map(|c| c.0) != ok.cseq().map(|c| c.0) {
-        return;
-    }
-    let Some(contact) = ok.header("contact").map(header_uri) else {
-        return;
-    };
-    let ruri = m.request_uri().unwrap_or("");
-    if ruri != contact {
-        ctx.add(
-            Severity::Error,
-            m,
-            "remote-target",
-            format!("Request-URI {ruri:?} is not Meta's Contact {contact:?} from #{}", ok.index),
-            "in-dialog requests (ACK, BYE) must be sent to the Contact Meta gave in its 200 OK, unchanged; a rewritten \
-             target loses the ACK and Meta ends the call after about 32 s",
-            "do not rewrite the Request-URI of in-dialog requests (Kamailio: loose_route() and t_relay() without \
-             $ru changes; topology hiding must restore Meta's Contact)",
-        );
     }
 }
 
@@ -1019,371 +773,6 @@ fn check_response(call: &Call<'_>, m: &Message, from_business: bool, ctx: &mut C
                 format!("{code} {reason} sent to Meta"),
                 hint,
                 "see the explanation",
-            );
-        }
-    }
-}
-
-fn check_our_sdp(m: &Message, is_offer: bool, meta_offer: Option<&SdpFacts>, ctx: &mut Ctx<'_>) {
-    let f = sdp_facts(&m.body);
-    let what = if is_offer { "our offer" } else { "our answer" };
-    let Some(profile) = f.profile.clone() else {
-        return;
-    };
-    if f.port_zero {
-        ctx.add(
-            Severity::Error,
-            m,
-            "sdp-audio-rejected",
-            format!("{what} rejects the audio stream (port 0)"),
-            "the call has no media and Meta drops it",
-            "accept the audio stream with opus",
-        );
-        return;
-    }
-    if f.ice_lite {
-        ctx.add(
-            Severity::Error,
-            m,
-            "ice-lite",
-            format!("a=ice-lite in {what}"),
-            "Meta is ice-lite: with both sides lite nobody sends connectivity checks, ICE never completes and there is \
-             no media",
-            "run full ICE as the controlling agent (remove ice-lite; rtpengine: ICE=force without ice-lite; \
-             FreeSWITCH: no ice-lite on this profile)",
-        );
-    }
-    if !f.opus {
-        ctx.add(
-            Severity::Error,
-            m,
-            "codec",
-            format!("no opus/48000/2 in {what}"),
-            "Meta only takes opus (G.711 only where Meta transcodes on request)",
-            "offer/answer opus/48000/2",
-        );
-    }
-    if let Some(mo) = meta_offer.and_then(|o| o.profile.clone()) {
-        if mo != profile {
-            ctx.add(
-                Severity::Error,
-                m,
-                "sdp-profile",
-                format!("Meta offered {mo}, {what} uses {profile}"),
-                "the answer must use the offer's transport profile; the SRTP mode is fixed by \
-                 srtp_key_exchange_protocol (DTLS: UDP/TLS/RTP/SAVPF, SDES: RTP/SAVP)",
-                "answer with the same profile, or change srtp_key_exchange_protocol with `wacall settings apply --srtp`",
-            );
-        }
-    }
-    match profile.as_str() {
-        "UDP/TLS/RTP/SAVPF" | "UDP/TLS/RTP/SAVP" => {
-            if !f.fingerprint {
-                ctx.add(Severity::Error, m, "dtls-fingerprint", format!("DTLS profile without a=fingerprint in {what}"), "Meta cannot authenticate the DTLS handshake without the certificate fingerprint", "add a=fingerprint:sha-256 of the DTLS certificate");
-            }
-            match f.setup.as_deref() {
-                Some("active") => {}
-                Some("actpass") if is_offer => {}
-                Some(s) => ctx.add(
-                    Severity::Error,
-                    m,
-                    "dtls-role",
-                    format!("a=setup:{s} in {what}"),
-                    if is_offer {
-                        "with a=setup:passive Meta would have to be the DTLS client, but Meta is the DTLS server; the \
-                         handshake never starts"
-                    } else {
-                        "Meta offers actpass and waits as DTLS server: the business must answer a=setup:active and \
-                         start the handshake (actpass is invalid in an answer; passive leaves both sides waiting)"
-                    },
-                    "answer a=setup:active (offer actpass or active) and act as DTLS client",
-                ),
-                None => ctx.add(
-                    Severity::Error,
-                    m,
-                    "dtls-role",
-                    format!("no a=setup in {what}"),
-                    "without a=setup the default role is active for the offerer/passive for the answerer (RFC 4145), \
-                     which leaves Meta and us both waiting in an answer",
-                    "add a=setup:active",
-                ),
-            }
-            if !f.ice_ufrag || f.candidates == 0 {
-                ctx.add(
-                    Severity::Error,
-                    m,
-                    "ice-missing",
-                    format!("ICE credentials or candidates missing in {what}"),
-                    "Meta (ice-lite) only sends media after our connectivity checks succeed",
-                    "include a=ice-ufrag, a=ice-pwd and host (or relay) candidates, and run ICE as controlling agent",
-                );
-            }
-        }
-        "RTP/SAVP" | "RTP/SAVPF" if !f.crypto => {
-            ctx.add(
-                Severity::Error,
-                m,
-                "sdes-crypto",
-                format!("RTP/SAVP without a=crypto in {what}"),
-                "SDES mode needs the key in a=crypto",
-                "add a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:...",
-            );
-        }
-        "RTP/AVP" | "RTP/AVPF" => ctx.add(
-            Severity::Error,
-            m,
-            "plain-rtp",
-            format!("{what} uses unencrypted {profile}"),
-            "Meta only takes SRTP (DTLS-SRTP by default, SDES if configured)",
-            "offer DTLS-SRTP (UDP/TLS/RTP/SAVPF) or SDES (RTP/SAVP with a=crypto)",
-        ),
-        _ => {}
-    }
-}
-
-/// Record-Route consistency inside each dialog and ACKs for 2xx.
-fn check_dialog_routes(call: &Call<'_>, ctx: &mut Ctx<'_>) {
-    let Some(invite) = call
-        .msgs
-        .iter()
-        .find(|m| m.method() == Some("INVITE") && m.to_tag().is_none())
-    else {
-        return;
-    };
-    // 2xx answers to an initial INVITE (the authenticated retry has another CSeq); re-INVITE answers do not count.
-    let initial_cseqs: Vec<u32> = call
-        .msgs
-        .iter()
-        .filter(|m| m.method() == Some("INVITE") && m.to_tag().is_none())
-        .filter_map(|m| m.cseq().map(|c| c.0))
-        .collect();
-    let oks: Vec<&Message> = call
-        .msgs
-        .iter()
-        .filter(|m| {
-            m.cseq_method() == "INVITE" && m.code().is_some_and(|c| (200..300).contains(&c))
-        })
-        .filter(|m| m.cseq().is_some_and(|c| initial_cseqs.contains(&c.0)))
-        .copied()
-        .collect();
-    let rr = |m: &Message| {
-        m.header_all("record-route")
-            .into_iter()
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    };
-
-    if call.caller_is_business == Some(false) {
-        // Meta called us: Meta's Record-Route entries must come back unchanged (at the end) in our responses.
-        let theirs = rr(invite);
-        if theirs.is_empty() {
-            return;
-        }
-        for r in call.msgs.iter().filter(|r| {
-            !r.is_request()
-                && r.cseq_method() == "INVITE"
-                && r.code().is_some_and(|c| c > 100 && c < 300)
-        }) {
-            let ours = rr(r);
-            let ok = ours.len() >= theirs.len() && ours[ours.len() - theirs.len()..] == theirs[..];
-            if !ok {
-                ctx.add(
-                    Severity::Error,
-                    r,
-                    "record-route",
-                    format!("Record-Route in our {} differs from Meta's INVITE #{}", r.code().unwrap_or(0), invite.index),
-                    format!(
-                        "Meta's Record-Route ({}) must be returned unchanged, in order; otherwise Meta's ACK and BYE do \
-                         not find their way back and the call drops after about 32 s. Ours: ({})",
-                        theirs.join(", "),
-                        if ours.is_empty() { "none".to_string() } else { ours.join(", ") }
-                    ),
-                    "copy Record-Route from the INVITE into responses unchanged (no topology hiding or rewriting of \
-                     Meta's entries; Kamailio: record_route() only adds your own entry)",
-                );
-            }
-        }
-        if let Some(ok) = oks.iter().find(|m| call.sender(m) == Side::Business) {
-            // Meta sends ACK/BYE to our Contact unless one of our own (public) Record-Route entries leads the way.
-            let ours: Vec<String> = rr(ok).into_iter().filter(|e| !theirs.contains(e)).collect();
-            let public_rr = ours
-                .iter()
-                .any(|e| uri_parts(header_uri(e)).is_some_and(|u| !is_private(&u.host)));
-            if let Some(c) = ok.header("contact").map(header_uri).and_then(uri_parts) {
-                if is_private(&c.host) && !public_rr {
-                    ctx.add(
-                        Severity::Warning,
-                        ok,
-                        "contact-private",
-                        format!("our Contact host {} is a private address", c.host),
-                        "Meta sends ACK and BYE to the Contact of our 200 OK (through our Record-Route, if any); a \
-                         private address is unreachable from Meta, so the ACK is lost and the call drops after \
-                         about 32 s",
-                        "put the public hostname (port 5061, transport=tls) in the Contact, or record-route through a \
-                         public proxy (Kamailio: record_route() plus fix_nated_contact()/set_contact_alias())",
-                    );
-                }
-            }
-            let acked = call
-                .msgs
-                .iter()
-                .any(|m| m.index > ok.index && m.method() == Some("ACK"));
-            let later = call.msgs.iter().any(|m| m.index > ok.index);
-            if !acked && later {
-                ctx.add(
-                    Severity::Warning,
-                    ok,
-                    "ack-missing",
-                    "no ACK from Meta for our 200 OK",
-                    "Meta sends its ACK along our Record-Route to our Contact; when it does not arrive we retransmit \
-                     the 200 OK and give up after 32 s (64*T1)",
-                    "check that the Contact and Record-Route in our 200 OK are reachable over TLS from Meta (public \
-                     hostname/address, port 5061, transport=tls)",
-                );
-            }
-        }
-    } else if call.caller_is_business == Some(true) {
-        // We called Meta: Meta's Record-Route entries from the 2xx must be in our in-dialog requests' Route set.
-        let mut seen: Option<(usize, Vec<String>)> = None;
-        for ok in oks.iter().filter(|m| call.sender(m) == Side::Meta) {
-            let set = rr(ok);
-            if let Some((i, prev)) = &seen {
-                if *prev != set {
-                    ctx.add(
-                        Severity::Warning,
-                        ok,
-                        "record-route",
-                        format!("Record-Route differs from the earlier 2xx #{i}"),
-                        "the route set of a dialog is fixed by the first 2xx; differing copies point at a proxy \
-                         rewriting them",
-                        "do not rewrite Record-Route between Meta and the PBX",
-                    );
-                }
-            }
-            seen = Some((ok.index, set));
-            let acked = call.msgs.iter().any(|m| {
-                m.index > ok.index
-                    && m.method() == Some("ACK")
-                    && m.cseq().map(|c| c.0) == ok.cseq().map(|c| c.0)
-            });
-            if !acked && call.msgs.iter().any(|m| m.index > ok.index) {
-                ctx.add(
-                    Severity::Warning,
-                    ok,
-                    "ack-missing",
-                    "no ACK for Meta's 200 OK in the trace",
-                    "without our ACK Meta retransmits the 200 OK and ends the call after about 32 s",
-                    "send the ACK to Meta's Contact along Meta's Record-Route (loose_route in Kamailio)",
-                );
-            }
-        }
-        let Some((ok_idx, meta_rr)) = seen else {
-            return;
-        };
-        let meta_entries: Vec<&String> = meta_rr
-            .iter()
-            .filter(|e| uri_parts(header_uri(e)).is_some_and(|u| is_meta_host(&u.host)))
-            .collect();
-        if meta_entries.is_empty() {
-            return;
-        }
-        for m in call.msgs.iter().filter(|m| {
-            m.index > ok_idx
-                && m.is_request()
-                && m.to_tag().is_some()
-                && call.sender(m) == Side::Business
-        }) {
-            if m.method() == Some("ACK")
-                && m.cseq().map(|c| c.0)
-                    != call
-                        .msgs
-                        .iter()
-                        .find(|x| x.index == ok_idx)
-                        .and_then(|x| x.cseq())
-                        .map(|c| c.0)
-            {
-                continue;
-            }
-            let routes: Vec<String> = m
-                .header_all("route")
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-            let missing: Vec<&&String> = meta_entries
-                .iter()
-                .filter(|e| !routes.iter().any(|r| r == **e))
-                .collect();
-            if !missing.is_empty() {
-                ctx.add(
-                    Severity::Error,
-                    m,
-                    "route-set",
-                    format!("{} does not follow Meta's Record-Route from #{ok_idx}", m.method().unwrap_or("request")),
-                    format!(
-                        "Meta's entries {} from the 200 OK are missing or altered in the Route set ({}); the request may \
-                         not reach Meta's dialog and the call drops (about 32 s when the ACK is lost)",
-                        missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
-                        if routes.is_empty() { "none".to_string() } else { routes.join(", ") }
-                    ),
-                    "build the Route set from Meta's Record-Route unchanged (reversed for the caller) and keep it for \
-                     every in-dialog request",
-                );
-            }
-        }
-    }
-}
-
-/// Calls that end ~20 s or ~32 s after answer point at media (maiden packet) or a lost ACK.
-fn check_timing(call: &Call<'_>, ctx: &mut Ctx<'_>) {
-    let answered = call
-        .msgs
-        .iter()
-        .find(|m| m.cseq_method() == "INVITE" && m.code().is_some_and(|c| (200..300).contains(&c)));
-    for bye in call.msgs.iter().filter(|m| m.method() == Some("BYE")) {
-        let header = bye
-            .header("x-wa-meta-call-duration")
-            .and_then(|d| d.trim().parse::<f64>().ok());
-        let measured = match (answered.and_then(|a| a.time), bye.time) {
-            (Some(a), Some(b)) if b >= a => Some(b - a),
-            _ => None,
-        };
-        let (dur, source) = match (header, measured) {
-            (Some(d), _) => (d, "x-wa-meta-call-duration"),
-            (None, Some(d)) => (d, "trace timestamps"),
-            _ => continue,
-        };
-        let by_meta = call.sender(bye) == Side::Meta;
-        let sev = if by_meta {
-            Severity::Error
-        } else {
-            Severity::Warning
-        };
-        let reason = bye
-            .header("reason")
-            .map(|r| format!(" (Reason: {r})"))
-            .unwrap_or_default();
-        if (17.0..=24.0).contains(&dur) {
-            ctx.add(
-                sev,
-                bye,
-                "media-timeout-20s",
-                format!("call ended {dur:.0} s after answer ({source}){reason}"),
-                "about 20 s is Meta's timeout for the first media: Meta waits for the business to send the first \
-                 ('maiden') SRTP packet and hangs up when none arrives (no ICE/DTLS completion, SRTP keys wrong, or \
-                 media sent to the wrong address)",
-                "send audio or comfort noise from the business side as soon as keys exist (DTLS: after the handshake \
-                 as DTLS client; SDES: at once), plus RTCP; check ICE nomination and the DTLS role (a=setup:active)",
-            );
-        } else if (29.0..=36.0).contains(&dur) {
-            ctx.add(
-                sev,
-                bye,
-                "ack-timeout-32s",
-                format!("call ended {dur:.0} s after answer ({source}){reason}"),
-                "about 32 s (64*T1) is the SIP timeout for a 200 OK that is never acknowledged: Record-Route or Contact \
-                 were rewritten so the ACK went astray; or media stopped for ~30 s mid-call",
-                "keep Meta's Record-Route and Contact exactly as received; check that the ACK reaches its peer; keep \
-                 sending audio/comfort noise and RTCP during the call",
             );
         }
     }
