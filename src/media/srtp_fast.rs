@@ -18,7 +18,9 @@ use sha1::Sha1;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::srtp::{Direction, SrtpError, SrtpKeyMaterial, SrtpProfile, SRTCP_MAX_TRAILER};
+use super::srtp::{
+    Direction, SrtpError, SrtpKeyMaterial, SrtpProfile, SRTCP_MAX_TRAILER, SRTP_MAX_TRAILER,
+};
 
 type HmacSha1 = Hmac<Sha1>;
 
@@ -384,7 +386,8 @@ impl FastContext {
         if len < 12 || len > buf.len() {
             return Err(SrtpError::Malformed);
         }
-        if buf.len() - len < self.tag_len {
+        // Same contract as the libsrtp backend: room for the largest trailer, whatever this profile's tag.
+        if buf.len() - len < SRTP_MAX_TRAILER {
             return Err(SrtpError::BufferTooSmall);
         }
         let h = rtp_header_len(&buf[..len])?;
@@ -507,4 +510,24 @@ impl FastContext {
         }
         Ok(len)
     }
+}
+
+/// The RFC 3711 AES-CM PRF (4.3.1) on its own, for test vectors (RFC 3711 B.3).
+#[doc(hidden)]
+pub fn prf_for_test(master_key: &[u8; 16], master_salt: &[u8; 14], label: u8, out: &mut [u8]) {
+    derive(master_key, master_salt, label, out);
+}
+
+/// The AES-CM keystream for a session key and salt, XORed into `data`, for test vectors (RFC 3711 B.2).
+#[doc(hidden)]
+pub fn aes_cm_for_test(key: &[u8; 16], salt: &[u8; 14], ssrc: u32, index: u64, data: &mut [u8]) {
+    let Ok(mac) = <HmacSha1 as hmac::KeyInit>::new_from_slice(&[0u8; 20]) else {
+        return;
+    };
+    let k = Keys {
+        aes: Aes128Enc::new(&(*key).into()),
+        mac,
+        salt: *salt,
+    };
+    k.crypt(ssrc, index, data);
 }
