@@ -122,7 +122,6 @@ fn remote_leg(p: &LegPlan) -> RemoteLeg {
         ice_lite: false,
         fingerprint: None,
         sdes: None,
-        local_sdes: None,
         audio_pt: Some(p.payload.opus),
         dtmf_pt: p.payload.telephone_event,
         clock_rate: None,
