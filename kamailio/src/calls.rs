@@ -641,7 +641,9 @@ fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
         a
     } else {
         let json = host::get_avp_str(AVP_ALLOCATION).ok_or_else(|| {
-            CallError::Usage("no relay allocation recorded for this answer (map the offer first)".into())
+            CallError::Usage(
+                "no relay allocation recorded for this answer (map the offer first)".into(),
+            )
         })?;
         serde_json::from_slice(&json)
             .map_err(|e| CallError::Usage(format!("stored relay allocation: {e}")))?
@@ -693,7 +695,10 @@ fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
             c.update(&key, Some(meta), Some(pbx))
         })?;
     }
-    log::debug!("sdp mapped for call {key}: answered={}", mapped.plan.answered);
+    log::debug!(
+        "sdp mapped for call {key}: answered={}",
+        mapped.plan.answered
+    );
     msg.replace_body(mapped.sdp.as_bytes())?;
     Ok(true)
 }

@@ -386,7 +386,8 @@ unsafe extern "C" fn child_init(rank: c_int) -> c_int {
             return 0;
         };
         // SAFETY: called once in the main process's child_init, the place Kamailio allows forking own processes.
-        let pid = unsafe { fork_process(PROC_NOCHLDINIT, c"wacall relay".as_ptr() as *mut c_char, 1) };
+        let pid =
+            unsafe { fork_process(PROC_NOCHLDINIT, c"wacall relay".as_ptr() as *mut c_char, 1) };
         if pid < 0 {
             log::error!("cannot fork the wacall relay process");
             return -1;

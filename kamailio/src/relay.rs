@@ -129,7 +129,10 @@ pub fn supervise(setup: RelaySetup) -> ! {
             continue;
         }
         if restarts == 0 {
-            log::info!("relay started (pid {pid}), control socket {}", setup.socket.display());
+            log::info!(
+                "relay started (pid {pid}), control socket {}",
+                setup.socket.display()
+            );
         } else {
             log::warn!("relay restarted (pid {pid}, restart {restarts})");
         }
@@ -137,7 +140,9 @@ pub fn supervise(setup: RelaySetup) -> ! {
         loop {
             // SAFETY: waits for our own child; status is a valid out pointer.
             let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if r == pid || (r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR)) {
+            if r == pid
+                || (r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR))
+            {
                 break;
             }
             // SAFETY: no preconditions.
@@ -158,7 +163,14 @@ pub fn supervise(setup: RelaySetup) -> ! {
 fn relay_child(setup: &RelaySetup) -> ! {
     IN_RELAY_PROCESS.store(true, Ordering::SeqCst);
     // Kamailio's signal handlers call its logger and shm: not for this process. Default actions instead.
-    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2, libc::SIGCHLD] {
+    for sig in [
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGCHLD,
+    ] {
         // SAFETY: resetting a disposition to its default is always valid.
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }

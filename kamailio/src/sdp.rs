@@ -22,16 +22,18 @@ impl MediaAllocator for RelayAllocator {
     type Error = wacall::relay::Error;
 
     fn allocate(&self, key: &str) -> Result<Allocation, wacall::relay::Error> {
-        crate::relay::with_client(|c| match c.allocate(key, self.meta.clone(), self.pbx.clone()) {
-            // A call of that key is still up (an INVITE retried after a failure): start it afresh.
-            Err(wacall::relay::Error::Remote {
-                code: ErrorCode::Exists,
-                ..
-            }) => {
-                let _ = c.delete(key);
-                c.allocate(key, self.meta.clone(), self.pbx.clone())
-            }
-            r => r,
-        })
+        crate::relay::with_client(
+            |c| match c.allocate(key, self.meta.clone(), self.pbx.clone()) {
+                // A call of that key is still up (an INVITE retried after a failure): start it afresh.
+                Err(wacall::relay::Error::Remote {
+                    code: ErrorCode::Exists,
+                    ..
+                }) => {
+                    let _ = c.delete(key);
+                    c.allocate(key, self.meta.clone(), self.pbx.clone())
+                }
+                r => r,
+            },
+        )
     }
 }
