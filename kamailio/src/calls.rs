@@ -708,6 +708,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn from_to_tags() {
+        assert_eq!(
+            header_tag("\"1\" <sip:+1@wa.meta.vc;tag=uri>;tag=abc"),
+            Some("abc")
+        );
+        assert_eq!(header_tag("<sip:a@b>;foo=1; TAG = x1 "), Some("x1"));
+        assert_eq!(header_tag("sip:a@b;tag=t2"), Some("t2"));
+        assert_eq!(header_tag("<sip:a@b;tag=inside>"), None);
+    }
+
+    #[test]
     fn uris() {
         assert_eq!(
             header_uri("\"1\" <sip:+12195550714@wa.meta.vc>;tag=x"),
