@@ -309,6 +309,10 @@ fn bench_setup(c: &mut Criterion) {
             black_box(call)
         })
     });
+    g.bench_function("srtp_context_new_aes_cm_128_80", |b| {
+        let k = SrtpKeyMaterial::random(SrtpProfile::AesCm128HmacSha1_80).unwrap();
+        b.iter(|| black_box(SrtpContext::new(&k, Direction::Outbound).unwrap()))
+    });
     g.sample_size(10);
     g.bench_function("dtls_ice_setup_both_ends_incl_2_cert_generations", |b| {
         b.iter(|| black_box(setup(true).now))

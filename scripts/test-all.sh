@@ -111,7 +111,8 @@ step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 # The C ABI tests load target/debug/libwacall.so: build every artifact (cdylibs included) before testing.
 step "build" cargo build --workspace --locked
 step "test" cargo test --workspace --locked
-step "header (include/wacall.h)" cargo test --locked -p wacall --test header
+# --workspace keeps the dependency features of the test step: no rebuild.
+step "header (include/wacall.h)" cargo test --workspace --locked --test header
 # --lib: the CLI binary is also called `wacall`, and its docs would overwrite the library's (cargo issue 6313).
 step "doc" env RUSTDOCFLAGS="${RUSTDOCFLAGS:--D warnings}" cargo doc --workspace --no-deps --lib --locked
 

@@ -62,13 +62,18 @@ fn build_cdylib() {
         .and_then(|d| d.file_name())
         .is_some_and(|n| n == "release");
     let mut cmd = std::process::Command::new(cargo);
-    cmd.args(["build", "--quiet", "--lib", "-p", "wacall"])
+    // --workspace: the same dependency features as a plain `cargo build` of the workspace (what CI runs first), so
+    // this is a no-op there rather than a rebuild with another feature set.
+    cmd.args(["build", "--quiet", "--workspace", "--lib"])
         .current_dir(env!("CARGO_MANIFEST_DIR"));
     if release {
         cmd.arg("--release");
     }
     let status = cmd.status().expect("run cargo build for libwacall.so");
-    assert!(status.success(), "cargo build -p wacall failed: {status}");
+    assert!(
+        status.success(),
+        "cargo build --workspace --lib failed: {status}"
+    );
 }
 
 fn lib() -> &'static Library {
