@@ -531,3 +531,18 @@ pub fn aes_cm_for_test(key: &[u8; 16], salt: &[u8; 14], ssrc: u32, index: u64, d
     };
     k.crypt(ssrc, index, data);
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes() {
+        eprintln!(
+            "FastContext {} Keys {} Aes128Enc {} Hmac {} RtpSlot {}",
+            std::mem::size_of::<super::FastContext>(),
+            std::mem::size_of::<super::Keys>(),
+            std::mem::size_of::<super::Aes128Enc>(),
+            std::mem::size_of::<super::HmacSha1>(),
+            std::mem::size_of::<super::RtpSlot>()
+        );
+    }
+}
