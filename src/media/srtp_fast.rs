@@ -535,15 +535,9 @@ pub fn aes_cm_for_test(key: &[u8; 16], salt: &[u8; 14], ssrc: u32, index: u64, d
 
 #[cfg(test)]
 mod tests {
+    /// Keeps the per-direction state small (4 per SDES<->SDES call).
     #[test]
-    fn sizes() {
-        eprintln!(
-            "FastContext {} Keys {} Aes128Enc {} Hmac {} RtpSlot {}",
-            std::mem::size_of::<super::FastContext>(),
-            std::mem::size_of::<super::Keys>(),
-            std::mem::size_of::<super::Aes128Enc>(),
-            std::mem::size_of::<super::HmacSha1>(),
-            std::mem::size_of::<super::RtpSlot>()
-        );
+    fn context_stays_small() {
+        assert!(std::mem::size_of::<super::FastContext>() <= 1152);
     }
 }
