@@ -129,6 +129,7 @@ else
 fi
 
 host_step "kamailio real-host" kamailio/tests/run.sh
+host_step "kamailio media e2e" kamailio/tests/media.sh
 host_step "media relay e2e" tests/media/run.sh
 host_step "freeswitch real-host" freeswitch/tests/run.sh
 host_step "cli" cli/tests/run.sh

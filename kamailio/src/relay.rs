@@ -188,3 +188,28 @@ fn relay_child(setup: &RelaySetup) -> ! {
         Err(_) => std::process::exit(2),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setup_from_modparams() {
+        let mut s = Settings::default();
+        let r = RelaySetup::from_settings(&s, "/run/kamailio").unwrap();
+        assert_eq!(r.socket, PathBuf::from("/run/kamailio/wacall-relay.sock"));
+        assert_eq!((r.config.port_min, r.config.port_max), (40000, 40999));
+        assert!(r.config.exit_with_parent);
+        s.relay_address6 = Some("::1".into());
+        s.relay_advertised_address = Some("192.0.2.1".into());
+        s.relay_socket = Some("/tmp/x.sock".into());
+        let r = RelaySetup::from_settings(&s, "/run/kamailio").unwrap();
+        assert_eq!(r.config.meta.ipv6, Some(Ipv6Addr::LOCALHOST));
+        assert_eq!(r.socket, PathBuf::from("/tmp/x.sock"));
+        s.relay_advertised_address = Some("::2".into());
+        assert!(RelaySetup::from_settings(&s, "/r").is_err());
+        s.relay_advertised_address = None;
+        s.relay_address = "nonsense".into();
+        assert!(RelaySetup::from_settings(&s, "/r").is_err());
+    }
+}

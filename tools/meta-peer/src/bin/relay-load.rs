@@ -187,6 +187,10 @@ fn main() {
     } else {
         -1.0
     };
+    eprintln!(
+        "relay-load: received at PBX side {n_pbx}, at Meta side {n_meta} (sent {} each way)",
+        sent / 2
+    );
     println!(
         "{{\"calls\":{calls},\"relay_cpu_pct\":{cpu_pct:.1},\"cpu_pct_per_1000pps\":{per_k:.2},\"mode\":\"{}\",\"setup_ms\":{:.1},\"sent\":{sent},\"received\":{got},\"loss_pct\":{:.3},\
          \"pps\":{:.0},\"p50_us\":{:.0},\"p99_us\":{:.0},\"p999_us\":{:.0}}}",
