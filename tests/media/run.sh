@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Real-media end-to-end tests of wacall's relay (see e2e.py): the relay (wacall-relayd, or a relay reached through
-# --socket, e.g. the one Kamailio's module forked) driven over its control socket; tools/meta-peer as Meta;
+# Real-media end-to-end tests of wacall's relay (see e2e.py): the relay (wacall-relayd, then the one Kamailio's
+# wacall module forks, or any relay reached through --socket) driven over its control socket; tools/meta-peer as Meta;
 # baresip and meta-peer as the PBX; baresip (dtls_srtp + ice) as an independent Meta-side cross-check inside a
 # network namespace of our own. Bounded: every peer stops itself, each part is capped by `timeout`, everything
 # started here is stopped on exit. Ports: media 41000-41999 (127.0.0.1, ::1, 198.51.100.1-2 in the netns), SIP
@@ -43,6 +43,41 @@ if [[ " $* " != *" --socket "* ]]; then
     tally "$WORK/ns.out" "netns part"
   else
     echo "FAIL cannot create network namespace $NS (needs root)"; total_fail=$((total_fail + 1))
+  fi
+fi
+# The same scenarios through the relay that Kamailio's wacall module forks (and supervises), reached over the
+# control socket the module configures: what a production Kamailio runs. Skipped when kamailio is missing.
+if [[ " $* " != *" --socket "* ]] && [[ " $* " != *" --only "* ]] && command -v kamailio >/dev/null \
+   && [ -f kamailio/Cargo.toml ]; then
+  if cargo build -q -p wacall-kamailio 2>"$WORK/kam-build.log"; then
+    K=$WORK/kamailio; mkdir -p "$K/mods"
+    cp "$BIN/libwacall_kamailio.so" "$K/mods/wacall.so"
+    cat >"$K/k.cfg" <<CFG
+#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+listen=udp:127.0.0.1:15150
+mpath="$K/mods/:/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "wacall.so"
+modparam("wacall", "server_hostname", "sip.example.com")
+modparam("wacall", "relay_address", "127.0.0.1")
+modparam("wacall", "relay_address6", "::1")
+modparam("wacall", "relay_ports", "41600-41799")
+modparam("wacall", "relay_socket", "$K/relay.sock")
+request_route { drop; }
+CFG
+    kamailio -f "$K/k.cfg" -P "$K/k.pid" -Y "$K" -DD -E >"$K/kamailio.log" 2>&1 &
+    KPID=$!
+    for _ in $(seq 50); do [ -S "$K/relay.sock" ] && break; sleep 0.2; done
+    timeout --kill-after=10 420 python3 tests/media/e2e.py --bin "$BIN" --work "$K/w" --socket "$K/relay.sock" \
+      | sed 's/^\(PASS\|FAIL\) /\1 kamailio-relay: /' | tee "$WORK/kam.out"
+    kill "$KPID" 2>/dev/null; wait "$KPID" 2>/dev/null
+    # Kamailio's children and the forked relay leave on their own once the main process is gone.
+    for _ in $(seq 25); do [ -S "$K/relay.sock" ] || break; sleep 0.2; done
+    tally "$WORK/kam.out" "kamailio part"
+  else
+    echo "FAIL cargo build -p wacall-kamailio (see $WORK/kam-build.log)"; total_fail=$((total_fail + 1))
   fi
 fi
 echo "artefacts: $WORK" >&2
