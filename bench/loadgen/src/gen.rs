@@ -214,9 +214,10 @@ impl Generator {
                 break;
             }
             // Send everything due (only until the end of the measured window).
-            while now < m_end {
+            let send_until = now.min(m_end.saturating_sub(1));
+            loop {
                 let due = t0 + k * slot;
-                if due > now {
+                if due > send_until {
                     break;
                 }
                 if now - due > max_lag {
