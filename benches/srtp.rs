@@ -272,9 +272,57 @@ fn bench_relay(c: &mut Criterion) {
     g.finish();
 }
 
+/// CPU cost of creating a call with SDES on both legs (4 libsrtp contexts, key derivation) and of a whole
+/// DTLS-SRTP set-up (ICE checks, ECDHE handshake on both ends, key export) against the in-memory Meta-like peer.
+fn bench_setup(c: &mut Criterion) {
+    let mut g = c.benchmark_group("call_setup");
+    let pt = PayloadTypes::default();
+    g.bench_function("sdes_sdes_call_new", |b| {
+        let k1 = SrtpKeyMaterial::random(SrtpProfile::AesCm128HmacSha1_80).unwrap();
+        let k2 = SrtpKeyMaterial::random(SrtpProfile::AesCm128HmacSha1_80).unwrap();
+        b.iter(|| {
+            let mut m = LocalLeg::new(LegMode::Sdes, vec![a("10.0.0.1:40000")]);
+            m.sdes_key = Some(k1.clone());
+            let mut p = LocalLeg::new(LegMode::Sdes, vec![a("10.0.0.1:40002")]);
+            p.sdes_key = Some(k1.clone());
+            let r = |addr: &str| RemoteLeg {
+                addr: Some(a(addr)),
+                sdes_key: Some(k2.clone()),
+                payload: pt,
+                ..Default::default()
+            };
+            let call = Call::new(
+                Instant::now(),
+                CallConfig {
+                    meta: LegConfig {
+                        local: m,
+                        remote: Some(r("157.240.0.1:3480")),
+                    },
+                    pbx: LegConfig {
+                        local: p,
+                        remote: Some(r("192.0.2.10:5004")),
+                    },
+                    timing: CallTiming::default(),
+                },
+            )
+            .unwrap();
+            black_box(call)
+        })
+    });
+    g.bench_function("srtp_context_new_aes_cm_128_80", |b| {
+        let k = SrtpKeyMaterial::random(SrtpProfile::AesCm128HmacSha1_80).unwrap();
+        b.iter(|| black_box(SrtpContext::new(&k, Direction::Outbound).unwrap()))
+    });
+    g.sample_size(10);
+    g.bench_function("dtls_ice_setup_both_ends_incl_2_cert_generations", |b| {
+        b.iter(|| black_box(setup(true).now))
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1)).sample_size(30);
-    targets = bench_srtp, bench_relay
+    targets = bench_srtp, bench_relay, bench_setup
 }
 criterion_main!(benches);

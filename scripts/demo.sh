@@ -6,8 +6,11 @@
 #      trunk-context, Meta's call id, and an SDES offer; Meta gets a DTLS answer; ACK; BYE.
 #   2. business-initiated: the PBX (sipp) calls a WhatsApp user; Kamailio sends sip:+E164@wa.meta.vc;transport=tls,
 #      Meta answers 407 with SHA-256 and MD5 challenges, wacall answers with SHA-256, Meta verifies and answers 200.
-# Bounded (about a minute once built), stops by itself and removes everything it started (the installed packages
-# and module stay). Media does not flow yet: the SDP carries placeholder relay addresses.
+#   3. the same two calls with audio: wacall's relay (a process the module forks) carries the media between a Meta-like
+#      peer (tools/meta-peer: ice-lite, DTLS server, DTLS-SRTP opus, waits for our first packet) and an SDES PBX
+#      peer; each side sends a tone (Meta 1000 Hz, PBX 440 Hz) and the demo prints what the other side measured.
+# Bounded (about a minute and a half once built), stops by itself and removes everything it started (the installed
+# packages and module stay).
 # Options: WACALL_DEMO_NO_INSTALL=1 (skip apt-get and the module install; use the built .so in place).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +36,7 @@ if [ "${WACALL_DEMO_NO_INSTALL:-0}" != 1 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q -o DPkg::Lock::Timeout=900
     apt-get install -y -q -o DPkg::Lock::Timeout=900 kamailio kamailio-tls-modules sip-tester openssl python3 \
-        clang libclang-dev dpkg-dev pkg-config make iproute2
+        clang libclang-dev dpkg-dev pkg-config make iproute2 libopus-dev cmake
     say "Building and installing wacall.so"
     kamailio/install.sh
     SO=/usr/lib/x86_64-linux-gnu/kamailio/modules/wacall.so
@@ -58,6 +61,9 @@ KPID=$!
 for _ in $(seq 100); do kamcmd -s "unix:$TMP/kamailio_ctl" core.version >/dev/null 2>&1 && break; sleep 0.1; done
 kamcmd -s "unix:$TMP/kamailio_ctl" wacall.numbers
 
+cargo build -q -p wacall-meta-peer
+BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug
+
 T=kamailio/tests
 wait_port() { for _ in $(seq 100); do ss -H "$1" "sport = :$2" 2>/dev/null | grep -q . && return 0; sleep 0.1; done; }
 PY=(python3 $T/fake_meta.py --port 15061 --ca "$TMP/cert.pem" --server-hostname sip.example.test)
@@ -80,6 +86,17 @@ timeout 40 sipp -sf $T/pbx_uac.xml -i 127.0.0.1 -p 15071 -s +14155550100 -m 1 -t
     127.0.0.1:15060 >/dev/null 2>&1 && echo "PBX (sipp): call placed, answered with a mapped SDES answer, ended"
 wait $MP
 
-say "wacall.stats"
+say "Call 3: WhatsApp calls with audio both ways (Meta-like DTLS-SRTP peer <-> relay <-> SDES PBX peer, 6 s each)"
+timeout 90 python3 $T/media.py --bin "$BIN" --work "$TMP/media" --cert "$TMP/cert.pem" --key "$TMP/key.pem" \
+    --ctl "unix:$TMP/kamailio_ctl" --pbx-media sdes --kam-udp 15060 --kam-tls 15061 --meta-port 15062 \
+    --pbx-port 15070 --kam-pid "$KPID" --only dtls-sdes || true
+python3 - "$TMP/media/figures.json" <<'PY' || true
+import json, sys
+print("\n-- tone measurements (Goertzel over 100 ms blocks, median):")
+for label, d in json.load(open(sys.argv[1]))["tones"]:
+    print(f"   {label}: tone ratio {d.get('tone_ratio')}, level {d.get('level_dbfs')} dBFS over {d.get('seconds')} s")
+PY
+
+say "wacall.stats (SIP counters and the relay's totals)"
 kamcmd -s "unix:$TMP/kamailio_ctl" wacall.stats
 say "Done: Kamailio stopped, temporary files removed"

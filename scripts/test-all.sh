@@ -111,7 +111,8 @@ step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 # The C ABI tests load target/debug/libwacall.so: build every artifact (cdylibs included) before testing.
 step "build" cargo build --workspace --locked
 step "test" cargo test --workspace --locked
-step "header (include/wacall.h)" cargo test --locked -p wacall --test header
+# --workspace keeps the dependency features of the test step: no rebuild.
+step "header (include/wacall.h)" cargo test --workspace --locked --test header
 # --lib: the CLI binary is also called `wacall`, and its docs would overwrite the library's (cargo issue 6313).
 step "doc" env RUSTDOCFLAGS="${RUSTDOCFLAGS:--D warnings}" cargo doc --workspace --no-deps --lib --locked
 
@@ -128,6 +129,7 @@ else
 fi
 
 host_step "kamailio real-host" kamailio/tests/run.sh
+host_step "kamailio media e2e" kamailio/tests/media.sh
 host_step "media relay e2e" tests/media/run.sh
 host_step "freeswitch real-host" freeswitch/tests/run.sh
 host_step "cli" cli/tests/run.sh

@@ -680,3 +680,73 @@ fn plain_pbx_without_address_latches() {
     assert!(w.pbx.stats.rtcp_in >= 1, "RTCP toward the latched PBX");
     assert_eq!(w.call.state(), CallState::Active);
 }
+
+fn rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = s
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    pages * 4
+}
+
+/// Prints the memory an established call costs (run with `--ignored --nocapture`); not an assertion of speed.
+#[test]
+#[ignore]
+fn memory_per_call() {
+    const N: usize = 300;
+    let base = rss_kib();
+    let mut sdes = Vec::new();
+    for _ in 0..N {
+        let mut w = world(MetaMode::Sdes, CallTiming::default(), None);
+        w.run(Duration::from_millis(100), true, true);
+        sdes.push(w.call);
+    }
+    let after_sdes = rss_kib();
+    let mut dtls = Vec::new();
+    for _ in 0..N {
+        let timing = CallTiming {
+            media_timeout_mid: Duration::from_secs(120),
+            silence_fill_after: None,
+            ..CallTiming::default()
+        };
+        let mut w = world(
+            MetaMode::Dtls {
+                wrong_fingerprint: false,
+            },
+            timing,
+            None,
+        );
+        w.run(Duration::from_millis(300), true, true);
+        // Past the DTLS linger time (consent checks keep ICE up): the SSL object is released.
+        w.run(Duration::from_secs(31), false, false);
+        assert_eq!(w.call.state(), CallState::Active);
+        dtls.push(w.call);
+    }
+    let after_dtls = rss_kib();
+    println!(
+        "RSS per established call: SDES<->SDES {} KiB, DTLS+ICE<->SDES {} KiB ({} calls each)",
+        (after_sdes - base) / N as u64,
+        (after_dtls - after_sdes) / N as u64,
+        N
+    );
+}
+
+/// The host may choose our SDES key after the call exists (`set_local_sdes_key`): media then uses that key.
+#[test]
+fn local_sdes_key_set_later() {
+    let mut w = world(MetaMode::Sdes, CallTiming::default(), None);
+    let new_key = SrtpKeyMaterial::random(SrtpProfile::AesCm128HmacSha1_80).unwrap();
+    w.call
+        .set_local_sdes_key(LegId::Pbx, new_key.clone())
+        .unwrap();
+    // Media toward the PBX is now protected with the new key, which the test PBX (still on the old one) rejects.
+    w.run(Duration::from_millis(500), false, true);
+    assert!(
+        w.pbx.received().is_empty(),
+        "old PBX peer keys no longer match"
+    );
+    assert!(w.pbx.stats.rejected > 0);
+    assert!(w.call.set_local_sdes_key(LegId::Meta, new_key).is_ok());
+}

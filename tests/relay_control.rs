@@ -226,3 +226,44 @@ fn client_reports_dead_relay() {
     assert!(c.ping().is_ok());
     relay.stop();
 }
+
+#[test]
+fn no_media_timeout_ends_and_reaps_the_call() {
+    let path = sock_path("timeout");
+    let cfg = RelayConfig {
+        media_timeout_secs: 1,
+        linger_secs: 1,
+        ..config(41350)
+    };
+    let relay = relay::spawn(cfg, &path).unwrap();
+    let mut c = Client::new(&path, Duration::from_secs(2));
+    let a = c.allocate("quiet", rtp_leg(), rtp_leg()).unwrap();
+    let meta = peer();
+    c.update(
+        "quiet",
+        Some(RemoteLeg {
+            addr: Some(meta.local_addr().unwrap()),
+            ..Default::default()
+        }),
+        None,
+    )
+    .unwrap();
+    meta.send_to(&rtp(1, 111, &[1; 20]), a.meta.addrs[0])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1600));
+    let st = c.stats("quiet").unwrap();
+    assert_eq!(st.state, "ended: no media", "{st:?}");
+    // Freed after the linger time without the host deleting it: its ports are closed.
+    std::thread::sleep(Duration::from_millis(1600));
+    assert!(matches!(
+        c.stats("quiet"),
+        Err(relay::Error::Remote {
+            code: ErrorCode::NotFound,
+            ..
+        })
+    ));
+    let (totals, _) = c.stats_all().unwrap();
+    assert_eq!((totals.calls, totals.calls_ended), (0, 1));
+    assert_eq!(totals.legs.rtp_in, 1);
+    relay.stop();
+}

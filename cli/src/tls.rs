@@ -65,6 +65,8 @@ pub struct TlsReport {
     pub protocol: Option<String>,
     pub cipher_suite: Option<String>,
     pub chain: Vec<CertInfo>,
+    /// Trust anchors the verdict was reached with.
+    pub trust: String,
     pub meta_accepts: bool,
     /// Reasons Meta would refuse the connection.
     pub rejects: Vec<String>,
@@ -210,6 +212,26 @@ fn roots(opts: &CheckTlsOptions) -> Result<RootCertStore, CliError> {
     Ok(roots)
 }
 
+/// Verifies the chain the server sent against the public roots alone (None when there is no chain).
+fn verify_with_public_roots(
+    conn: &ClientConnection,
+    host: &str,
+) -> Option<Result<(), rustls::Error>> {
+    let certs = conn.peer_certificates()?;
+    let (leaf, intermediates) = certs.split_first()?;
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let v = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .ok()?;
+    let name = ServerName::try_from(host.to_string()).ok()?;
+    Some(
+        v.verify_server_cert(leaf, intermediates, &name, &[], UnixTime::now())
+            .map(|_| ()),
+    )
+}
+
 fn resolve(opts: &CheckTlsOptions) -> Result<Vec<SocketAddr>, CliError> {
     let (what, port) = match &opts.connect {
         Some(c) => {
@@ -347,6 +369,15 @@ pub fn check(opts: &CheckTlsOptions) -> Result<TlsReport, CliError> {
     );
     if let Some(err) = verdict {
         rejects.push(explain_cert_error(&err, &opts.host, &chain));
+    } else if !opts.ca_files.is_empty() {
+        // Accepted, but maybe only because of --ca-file: Meta has only the public roots.
+        if let Some(Err(_)) = verify_with_public_roots(&conn, &opts.host) {
+            warnings.push(
+                "the chain verifies only thanks to --ca-file: Meta trusts public CAs only (Mozilla's list), so Meta \
+                 would reject this certificate; fine for a lab, not for production"
+                    .into(),
+            );
+        }
     }
     if let Some(leaf) = chain.first() {
         if !name_error && leaf.dns_names.is_empty() && leaf.ip_addresses.is_empty() {
@@ -358,6 +389,18 @@ pub fn check(opts: &CheckTlsOptions) -> Result<TlsReport, CliError> {
         }
     }
     if handshake_ok {
+        // In TLS 1.3 a server that insists on a client certificate says so only after our Finished: listen briefly
+        // for that alert, since Meta sends no client certificate unless mutual TLS was arranged.
+        let _ = sock.set_read_timeout(Some(opts.timeout.min(Duration::from_millis(700))));
+        if let Err(e) = conn.complete_io(&mut sock) {
+            if let Some(rustls::Error::AlertReceived(a)) =
+                e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+            {
+                if !matches!(a, rustls::AlertDescription::CloseNotify) {
+                    rejects.push(handshake_error(&e));
+                }
+            }
+        }
         conn.send_close_notify();
         let _ = conn.complete_io(&mut sock);
         let _ = sock.flush();
@@ -404,6 +447,11 @@ pub fn check(opts: &CheckTlsOptions) -> Result<TlsReport, CliError> {
         protocol,
         cipher_suite,
         meta_accepts: rejects.is_empty(),
+        trust: match (opts.ca_files.is_empty(), opts.no_public_roots) {
+            (true, _) => "public roots (webpki-roots), as Meta".to_string(),
+            (false, false) => "public roots + --ca-file".to_string(),
+            (false, true) => "--ca-file only".to_string(),
+        },
         chain,
         rejects,
         warnings,
@@ -421,7 +469,10 @@ fn handshake_error(e: &std::io::Error) -> String {
                     "no common cipher suite or the server demands a client certificate; Meta offers modern ECDHE AEAD \
                      suites (TLS 1.2/1.3) and, by default, no client certificate"
                 }
-                "CertificateRequired" => "the server demands a client certificate; Meta sends none unless mutual TLS was arranged with Meta",
+                "CertificateRequired" | "BadCertificate" => {
+                    "the server demands a client certificate; Meta sends none unless mutual TLS was arranged with \
+                     Meta (then from client.sip.fbclientcerts.com)"
+                }
                 _ => "the server aborted the handshake",
             };
             format!("TLS handshake failed: server sent alert {a}: {why}")

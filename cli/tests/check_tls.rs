@@ -66,13 +66,34 @@ fn leaf(
 
 /// A TLS server for one connection at a time, on an ephemeral port; lives until the test process ends.
 fn serve(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> SocketAddr {
+    serve_with(chain, key, None)
+}
+
+/// Same, optionally demanding a client certificate issued by `client_ca`.
+fn serve_with(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_ca: Option<CertificateDer<'static>>,
+) -> SocketAddr {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .expect("server cert");
+        .expect("versions");
+    let builder = match client_ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca).expect("client ca");
+            let v = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .expect("client verifier");
+            builder.with_client_cert_verifier(v)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let cfg = builder.with_single_cert(chain, key).expect("server cert");
     let cfg = Arc::new(cfg);
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = l.local_addr().expect("addr");
@@ -168,7 +189,30 @@ fn good_certificate_is_accepted() {
     );
     let days = j["chain"][0]["days_left"].as_i64().unwrap_or(-1);
     assert!((88..=90).contains(&days), "days_left {days}");
-    assert!(j["warnings"].as_array().is_some_and(|w| w.is_empty()));
+    // The private test CA is trusted only through --ca-file, and the report says Meta would not trust it.
+    let w = j["warnings"].to_string();
+    assert!(w.contains("only thanks to --ca-file"), "{w}");
+    assert_eq!(j["warnings"].as_array().map(|a| a.len()), Some(1), "{w}");
+
+    // --no-public-roots changes nothing about what Meta trusts: the warning stays.
+    let o = wacall(&[
+        "--json",
+        "check-tls",
+        &format!("{HOST}:{}", addr.port()),
+        "--connect",
+        &addr.to_string(),
+        "--ca-file",
+        &ca_pem,
+        "--no-public-roots",
+    ]);
+    assert_eq!(o.code, 0);
+    assert!(
+        o.json()["warnings"]
+            .to_string()
+            .contains("only thanks to --ca-file"),
+        "{}",
+        o.stdout
+    );
 
     // The text form says it plainly.
     let target = format!("{HOST}:{}", addr.port());
@@ -434,4 +478,20 @@ fn unresolvable_host_is_a_clear_error() {
         o.stderr
     );
     assert!(t.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn server_demanding_client_certificate_is_rejected() {
+    let dir = scratch("tls-mtls");
+    let root = ca("wacall test root");
+    let ca_pem = write_pem(&dir, "ca.pem", root.pem());
+    let l = leaf(&[HOST], -1, 90, Some(&root));
+    let addr = serve_with(vec![l.der], l.key, Some(root.der().clone()));
+    let o = check(addr, &ca_pem, HOST);
+    assert_eq!(o.code, 1, "{}", o.stdout);
+    assert!(
+        rejects(&o).contains("client certificate"),
+        "{}",
+        rejects(&o)
+    );
 }

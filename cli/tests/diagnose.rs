@@ -696,3 +696,32 @@ fn media_complete_call_is_clean() {
     assert_eq!(o.code, 0, "{}", o.stdout);
     assert!(findings(&o).is_empty(), "{}", o.stdout);
 }
+
+#[test]
+fn meta_refusals_are_explained() {
+    let o = diagnose("broken-meta-refusals.txt", &[]);
+    let f = findings(&o);
+    assert!(
+        has(&f, "digest", "warning", 1),
+        "digest uri vs To URI: {f:?}"
+    );
+    assert!(has(&f, "403-auth-uri", "error", 2), "{f:?}");
+    assert!(has(&f, "final-response", "info", 4), "{f:?}");
+    assert!(has(&f, "sdp-refused", "error", 6), "{f:?}");
+    assert!(has(&f, "business-refused", "warning", 8), "{f:?}");
+    assert!(
+        o.stdout.contains("tgrp"),
+        "the 404 hint names Meta's user parameters: {}",
+        o.stdout
+    );
+}
+
+#[test]
+fn offer_details_suite_fingerprint_hash_and_to_uri() {
+    let f = findings(&diagnose("broken-offers.txt", &[]));
+    assert!(has(&f, "sdes-suite", "error", 1), "{f:?}");
+    assert!(has(&f, "to-uri", "warning", 1), "{f:?}");
+    assert!(has(&f, "dtls-fingerprint-hash", "warning", 2), "{f:?}");
+    // Session-level fingerprint counts as present.
+    assert!(!has(&f, "dtls-fingerprint", "error", 2), "{f:?}");
+}

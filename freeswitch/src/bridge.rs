@@ -8,13 +8,10 @@
 //! overwrites `switch_m_sdp`, which the A-leg then sends. `api_hangup_hook` ends the relay call.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Mutex;
 
-use wacall::relay::{
-    self, Allocation, Candidate, Family, LegConfig, RemoteLeg, SdesKey, Transport,
-};
-use wacall::sdp::{self, LegPlan, LegSecurity, MapConfig, MediaAllocation, MetaMedia, PbxMedia};
+use wacall::relay::{self, Allocation, Family, LegConfig, SdesKey, Transport};
+use wacall::sdp::{self, MapConfig, MediaAllocation, MetaMedia, PbxMedia};
 
 use crate::apps::Vars;
 use crate::config::{Config, PbxMediaMode, SrtpMode};
@@ -59,32 +56,11 @@ fn offered_transport(sdp: &str) -> Transport {
     }
 }
 
-/// The relay's allocation as the SDP mapper wants it.
+/// The relay's allocation as the SDP mapper wants it (the core's conversion, with its errors spelled out).
 fn media_allocation(a: &Allocation) -> Result<MediaAllocation, String> {
-    let meta = *a
-        .meta
-        .addrs
-        .first()
-        .ok_or("relay gave no Meta-side address")?;
-    let pbx = *a
-        .pbx
-        .addrs
-        .first()
-        .ok_or("relay gave no PBX-side address")?;
-    let (ufrag, pwd) = match (&a.meta.ice_ufrag, &a.meta.ice_pwd) {
-        (Some(u), Some(p)) => (u.clone(), p.clone()),
-        // SDES or RTP toward Meta: the mapper does not print them, but wants well-formed ones.
-        _ => sdp::generate_ice_credentials().map_err(|e| e.to_string())?,
-    };
-    let fp = a.meta.fingerprint.as_deref().unwrap_or(PLACEHOLDER_FP);
-    let fp = fp.split_once(' ').map_or(fp, |(_, hex)| hex);
-    let mut m = MediaAllocation::new(meta, pbx, ufrag, pwd, fp);
-    m.meta_advertised = a.meta.addrs.clone();
-    Ok(m)
+    relay::plan::media_allocation(a)
+        .ok_or_else(|| "relay gave no Meta-side or PBX-side address".to_string())
 }
-
-const PLACEHOLDER_FP: &str =
-    "00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00";
 
 /// Put the relay's SDES key into the `a=crypto` line the mapper wrote (the relay encrypts with its own key).
 fn with_relay_key(sdp_text: &str, key: Option<&SdesKey>) -> String {
@@ -111,57 +87,10 @@ fn with_relay_key(sdp_text: &str, key: Option<&SdesKey>) -> String {
         .collect()
 }
 
-/// A leg of the mapper's plan as the relay's `update` wants it.
-fn remote_leg(p: &LegPlan) -> RemoteLeg {
-    let mut r = RemoteLeg {
-        addr: p.remote_rtp,
-        rtcp_addr: if p.rtcp_mux { None } else { p.remote_rtcp },
-        ice_ufrag: None,
-        ice_pwd: None,
-        candidates: Vec::new(),
-        ice_lite: false,
-        fingerprint: None,
-        sdes: None,
-        audio_pt: Some(p.payload.opus),
-        dtmf_pt: p.payload.telephone_event,
-        clock_rate: None,
-    };
-    if let Some(ice) = &p.ice {
-        r.ice_ufrag = ice.remote_ufrag.clone();
-        r.ice_pwd = ice.remote_pwd.clone();
-        r.ice_lite = ice.remote_lite;
-        r.candidates = ice
-            .remote_candidates
-            .iter()
-            .filter_map(|c| {
-                let ip = c.address.parse().ok()?;
-                Some(Candidate {
-                    addr: SocketAddr::new(ip, c.port),
-                    priority: c.priority,
-                    foundation: c.foundation.clone(),
-                    component: u8::try_from(c.component).unwrap_or(1),
-                })
-            })
-            .collect();
-    }
-    match &p.security {
-        LegSecurity::Dtls(d) => {
-            r.fingerprint = d.remote_fingerprint.as_ref().map(|f| f.to_string())
-        }
-        LegSecurity::Sdes(k) => {
-            r.sdes = k.remote.as_ref().map(|m| SdesKey {
-                suite: k.suite.as_str().to_string(),
-                key: base64_std(m.as_bytes()),
-            })
-        }
-        _ => {}
-    }
-    r
-}
-
-fn base64_std(b: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(b)
+/// A leg of the mapper's plan for the relay's `update`. Our `a=crypto` carries the relay's own key
+/// (`with_relay_key`), so the relay keeps it: no mapper key goes along.
+fn remote_leg(p: &sdp::LegPlan) -> relay::RemoteLeg {
+    relay::plan::remote_leg(p)
 }
 
 fn map_config(cfg: &Config, meta: Transport) -> MapConfig {
@@ -345,15 +274,6 @@ fn serde_line(s: &relay::CallStats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_matches_rfc4648() {
-        assert_eq!(base64_std(b""), "");
-        assert_eq!(base64_std(b"f"), "Zg==");
-        assert_eq!(base64_std(b"fo"), "Zm8=");
-        assert_eq!(base64_std(b"foo"), "Zm9v");
-        assert_eq!(base64_std(b"foobar"), "Zm9vYmFy");
-    }
 
     #[test]
     fn relay_key_replaces_inline_key() {

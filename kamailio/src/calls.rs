@@ -8,7 +8,9 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use crate::config::{self, NumberEntry, PbxMedia, Settings, SrtpMode};
 use crate::host::{self, HostError, Msg, Tm};
 use crate::meta;
-use crate::sdp::{ConfiguredAllocator, MediaAllocator};
+use crate::relay;
+use crate::sdp::{MediaAllocator, RelayAllocator};
+use wacall::relay::{ErrorCode, Family, LegConfig, Transport};
 
 /// Why a cfg function failed (logged; the script sees a negative code).
 #[derive(Debug)]
@@ -17,6 +19,8 @@ pub enum CallError {
     Host(HostError),
     Core(wacall::Error),
     Config(config::ConfigError),
+    /// The media relay refused or did not answer (the script answers e.g. 503/488).
+    Relay(wacall::relay::Error),
     Usage(String),
 }
 
@@ -26,6 +30,7 @@ impl fmt::Display for CallError {
             CallError::Host(e) => e.fmt(f),
             CallError::Core(e) => e.fmt(f),
             CallError::Config(e) => e.fmt(f),
+            CallError::Relay(e) => write!(f, "media relay: {e}"),
             CallError::Usage(s) => f.write_str(s),
         }
     }
@@ -39,6 +44,11 @@ impl From<HostError> for CallError {
 impl From<wacall::Error> for CallError {
     fn from(e: wacall::Error) -> Self {
         CallError::Core(e)
+    }
+}
+impl From<wacall::relay::Error> for CallError {
+    fn from(e: wacall::relay::Error) -> Self {
+        CallError::Relay(e)
     }
 }
 impl From<config::ConfigError> for CallError {
@@ -132,6 +142,13 @@ pub fn set_param(name: &str, value: &str) -> Result<(), config::ConfigError> {
         "relay_ports" => s.relay_ports = config::parse_port_range(value)?,
         "relay_address" => s.relay_address = value.trim().to_string(),
         "relay_advertised_address" => s.relay_advertised_address = Some(value.trim().to_string()),
+        "relay_address6" => s.relay_address6 = Some(value.trim().to_string()),
+        "relay_socket" => s.relay_socket = Some(value.trim().to_string()),
+        "relay_timeout_ms" => s.relay_timeout_ms = config::parse_number("relay_timeout_ms", value)?,
+        "relay_workers" => s.relay_workers = config::parse_number("relay_workers", value)? as usize,
+        "relay_media_timeout" => {
+            s.relay_media_timeout = config::parse_number("relay_media_timeout", value)?
+        }
         "pbx_media" => s.pbx_media = PbxMedia::parse(value)?,
         _ => {
             return Err(config::ConfigError::Param {
@@ -185,6 +202,15 @@ pub fn init() -> Result<(), CallError> {
         tm,
     });
     Ok(())
+}
+
+/// The relay's settings from the modparams (mod_init).
+pub fn relay_setup(runtime_dir: &str) -> Result<relay::RelaySetup, CallError> {
+    let g = lock(&RUNTIME);
+    let rt = g
+        .as_ref()
+        .ok_or_else(|| CallError::Usage("wacall is not initialised".into()))?;
+    Ok(relay::RelaySetup::from_settings(&rt.settings, runtime_dir)?)
 }
 
 /// Runs `f` on this process's runtime, first picking up a reload done by `wacall.reload` in another process.
@@ -464,6 +490,88 @@ const MAX_SDP: usize = 16 * 1024;
 /// AVPs that carry an offer to its answer within the transaction (the core's mapping is stateless).
 const AVP_OFFER_IN: &str = "wacall_sdp_offer_in";
 const AVP_OFFER_OUT: &str = "wacall_sdp_offer_out";
+/// The relay's allocation (JSON) from the offer, for the answer.
+const AVP_ALLOCATION: &str = "wacall_relay_alloc";
+
+/// The relay's key of a call: Call-ID and the From tag (of the initial INVITE); `to_tag` picks the To tag
+/// instead (a BYE from the callee has the tags swapped).
+fn relay_key(msg: &mut Msg, to_tag: bool) -> Result<String, CallError> {
+    let call_id = msg
+        .header("Call-ID")?
+        .map(|v| String::from_utf8_lossy(v).trim().to_string())
+        .unwrap_or_default();
+    if call_id.is_empty() {
+        return Err(CallError::Usage("no Call-ID".into()));
+    }
+    let h = msg
+        .header(if to_tag { "To" } else { "From" })?
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_default();
+    Ok(format!("{call_id};{}", header_tag(&h).unwrap_or("")))
+}
+
+/// The `tag` parameter of a From/To header value (after the URI, which may hold `;` itself).
+fn header_tag(v: &str) -> Option<&str> {
+    let params = match v.rfind('>') {
+        Some(i) => &v[i + 1..],
+        None => v,
+    };
+    params.split(';').skip(1).find_map(|p| {
+        let (k, val) = p.split_once('=')?;
+        k.trim().eq_ignore_ascii_case("tag").then(|| val.trim())
+    })
+}
+
+/// wacall_relay_delete(): ends the relay call of this dialog (BYE, CANCEL, a failed INVITE). True when a call
+/// was deleted, false when the relay had none (already ended), an error when the relay is unreachable.
+pub fn relay_delete(msg: &mut Msg) -> Result<bool, CallError> {
+    let keys = [relay_key(msg, false)?, relay_key(msg, true)?];
+    for k in keys {
+        match relay::with_client(|c| c.delete(&k)) {
+            Ok(st) => {
+                log::info!(
+                    "relay call {k} deleted after {} ms: meta in/out {}/{} pbx in/out {}/{} auth failures {}",
+                    st.age_ms,
+                    st.meta.packets_in,
+                    st.meta.packets_out,
+                    st.pbx.packets_in,
+                    st.pbx.packets_out,
+                    st.meta.auth_failures + st.pbx.auth_failures
+                );
+                return Ok(true);
+            }
+            Err(wacall::relay::Error::Remote {
+                code: ErrorCode::NotFound,
+                ..
+            }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(false)
+}
+
+/// Relay totals for `wacall.stats` (None when the relay does not answer).
+pub fn relay_totals() -> Option<Vec<(&'static str, u64)>> {
+    let (t, _) = relay::with_client(|c| c.stats_all()).ok()?;
+    Some(vec![
+        ("relay_up", 1),
+        ("relay_calls", t.calls),
+        ("relay_calls_started", t.calls_started),
+        ("relay_calls_ended", t.calls_ended),
+        ("relay_packets_in", t.legs.packets_in),
+        ("relay_packets_out", t.legs.packets_out),
+        ("relay_bytes_in", t.legs.bytes_in),
+        ("relay_bytes_out", t.legs.bytes_out),
+        ("relay_drops", t.legs.drops + t.stray_drops),
+        ("relay_auth_failures", t.legs.auth_failures),
+        ("relay_replays", t.legs.replays),
+    ])
+}
+
+/// Every relay call's statistics for `wacall.relay_calls`.
+pub fn relay_calls() -> Result<Vec<wacall::relay::CallStats>, CallError> {
+    Ok(relay::with_client(|c| c.stats_all())?.1)
+}
 
 fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
     let body = msg.body()?;
@@ -487,34 +595,15 @@ fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
             candidates.push(header_uri(&String::from_utf8_lossy(v)).to_string());
         }
     }
-    let call_id = msg
-        .header("Call-ID")?
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .unwrap_or_default();
-    let (mode, pbx, alloc) = with_rt(|rt| {
+    let key = relay_key(msg, false)?;
+    let (mode, pbx, dual) = with_rt(|rt| {
         let mode = candidates
             .iter()
             .filter_map(|u| uri_number(u))
             .find_map(|n| lookup(rt, &n).map(|e| e.srtp))
             .unwrap_or(SrtpMode::Dtls);
         let s = &rt.settings;
-        let parse_ip = |name: &'static str, v: &str| {
-            v.parse().map_err(|_| {
-                CallError::Config(config::ConfigError::Param {
-                    name,
-                    reason: format!("`{v}` is not an IP address"),
-                })
-            })
-        };
-        let alloc = ConfiguredAllocator {
-            address: parse_ip("relay_address", &s.relay_address)?,
-            advertised: match &s.relay_advertised_address {
-                Some(a) => Some(parse_ip("relay_advertised_address", a)?),
-                None => None,
-            },
-            ports: s.relay_ports,
-        };
-        Ok((mode, s.pbx_media, alloc))
+        Ok((mode, s.pbx_media, s.relay_address6.is_some()))
     })?;
     let cfg = wacall::sdp::MapConfig::new(
         match pbx {
@@ -528,7 +617,40 @@ fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
             SrtpMode::Sdes => wacall::sdp::MetaMedia::Sdes,
         },
     );
-    let allocation = alloc.allocate(&call_id)?;
+    let allocator = RelayAllocator {
+        meta: LegConfig {
+            transport: match mode {
+                SrtpMode::Dtls => Transport::Dtls,
+                SrtpMode::Sdes => Transport::Sdes,
+            },
+            family: if dual { Family::Dual } else { Family::Ipv4 },
+        },
+        pbx: LegConfig {
+            transport: match pbx {
+                PbxMedia::Sdes => Transport::Sdes,
+                PbxMedia::Rtp => Transport::Rtp,
+            },
+            family: Family::Ipv4,
+        },
+    };
+    // The offer opens the relay call; its answer finds the allocation the offer stored in the transaction.
+    let allocation = if is_offer {
+        let a = allocator.allocate(&key)?;
+        let json = serde_json::to_vec(&a).map_err(|e| CallError::Usage(e.to_string()))?;
+        host::set_avp_str(AVP_ALLOCATION, &json)?;
+        a
+    } else {
+        let json = host::get_avp_str(AVP_ALLOCATION).ok_or_else(|| {
+            CallError::Usage(
+                "no relay allocation recorded for this answer (map the offer first)".into(),
+            )
+        })?;
+        serde_json::from_slice(&json)
+            .map_err(|e| CallError::Usage(format!("stored relay allocation: {e}")))?
+    };
+    let media = wacall::relay::plan::media_allocation(&allocation)
+        .ok_or_else(|| CallError::Usage("the relay allocated no sockets".into()))?;
+    let allocation = media;
     let sdp_err = |e: wacall::sdp::Error| CallError::Core(e.into());
     let saved = |name: &str| -> Result<String, CallError> {
         let v = host::get_avp_str(name).ok_or_else(|| {
@@ -560,9 +682,14 @@ fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
         host::set_avp_str(AVP_OFFER_IN, body.as_bytes())?;
         host::set_avp_str(AVP_OFFER_OUT, mapped.sdp.as_bytes())?;
     }
-    // The plan (both legs' addresses, keys, ICE, payload types) is what the relay will be given.
+    // The answer completes the plan: the relay learns both far ends and the SDES keys the mapper chose for us.
+    if !is_offer {
+        let (meta, pbx) = wacall::relay::plan::remote_legs(&mapped.plan);
+        // remote_legs carries the SDES keys the mapper wrote for us (`local_sdes`).
+        relay::with_client(|c| c.update(&key, Some(meta), Some(pbx)))?;
+    }
     log::debug!(
-        "sdp mapped for call {call_id}: answered={}",
+        "sdp mapped for call {key}: answered={}",
         mapped.plan.answered
     );
     msg.replace_body(mapped.sdp.as_bytes())?;
@@ -572,6 +699,17 @@ fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_to_tags() {
+        assert_eq!(
+            header_tag("\"1\" <sip:+1@wa.meta.vc;tag=uri>;tag=abc"),
+            Some("abc")
+        );
+        assert_eq!(header_tag("<sip:a@b>;foo=1; TAG = x1 "), Some("x1"));
+        assert_eq!(header_tag("sip:a@b;tag=t2"), Some("t2"));
+        assert_eq!(header_tag("<sip:a@b;tag=inside>"), None);
+    }
 
     #[test]
     fn uris() {

@@ -227,6 +227,16 @@ pub struct Settings {
     pub relay_ports: (u16, u16),
     pub relay_address: String,
     pub relay_advertised_address: Option<String>,
+    /// IPv6 address of the relay's sockets (Meta offers IPv6 candidates too); none = IPv4 only.
+    pub relay_address6: Option<String>,
+    /// The relay's control socket; default `<runtime_dir>/wacall-relay.sock`.
+    pub relay_socket: Option<String>,
+    /// Bound on every control request from a SIP worker, in milliseconds.
+    pub relay_timeout_ms: u64,
+    /// Relay event loops (0 = one per core).
+    pub relay_workers: usize,
+    /// Seconds without media after which the relay ends a call.
+    pub relay_media_timeout: u64,
     pub pbx_media: PbxMedia,
 }
 
@@ -241,9 +251,22 @@ impl Default for Settings {
             relay_ports: (40000, 40999),
             relay_address: "127.0.0.1".to_string(),
             relay_advertised_address: None,
+            relay_address6: None,
+            relay_socket: None,
+            relay_timeout_ms: 1000,
+            relay_workers: 1,
+            relay_media_timeout: 30,
             pbx_media: PbxMedia::Sdes,
         }
     }
+}
+
+/// Reads a non-negative integer modparam given as a string.
+pub fn parse_number(name: &'static str, s: &str) -> Result<u64, ConfigError> {
+    s.trim().parse().map_err(|_| ConfigError::Param {
+        name,
+        reason: format!("`{s}` is not a number"),
+    })
 }
 
 /// Reads `relay_ports` (`40000-40999`).

@@ -474,11 +474,21 @@ pub struct KamLogger;
 
 impl log::Log for KamLogger {
     fn enabled(&self, md: &log::Metadata<'_>) -> bool {
+        if crate::relay::IN_RELAY_PROCESS.load(std::sync::atomic::Ordering::Relaxed) {
+            return md.level() <= log::Level::Info;
+        }
         // SAFETY: reads Kamailio's debug level for module "wacall".
         unsafe { sys::wacall_shim_log_enabled(level(md.level())) != 0 }
     }
 
     fn log(&self, record: &log::Record<'_>) {
+        // The relay's own process has threads: Kamailio's logger is not for it.
+        if crate::relay::IN_RELAY_PROCESS.load(std::sync::atomic::Ordering::Relaxed) {
+            if record.level() <= log::Level::Info {
+                eprintln!("wacall relay: {}: {}", record.level(), record.args());
+            }
+            return;
+        }
         if !self.enabled(record.metadata()) {
             return;
         }

@@ -7,5 +7,6 @@ pub mod config;
 pub mod host;
 pub mod meta;
 mod module;
+pub mod relay;
 pub mod sdp;
 pub mod sys;

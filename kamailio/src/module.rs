@@ -135,6 +135,14 @@ unsafe extern "C" fn w_sdp_to_meta(
     })
 }
 
+unsafe extern "C" fn w_relay_delete(
+    msg: *mut sys::sip_msg,
+    _: *mut c_char,
+    _: *mut c_char,
+) -> c_int {
+    with_msg("wacall_relay_delete", msg, calls::relay_delete)
+}
+
 // ---- KEMI ----
 
 /// # Safety
@@ -179,6 +187,10 @@ unsafe extern "C" fn ki_sdp(msg: *mut sys::sip_msg, d: *mut sys::str_) -> c_int 
     })
 }
 
+unsafe extern "C" fn ki_relay_delete(msg: *mut sys::sip_msg) -> c_int {
+    with_msg("KSR.wacall.relay_delete", msg, calls::relay_delete)
+}
+
 // ---- modparams ----
 
 macro_rules! param_fn {
@@ -212,6 +224,11 @@ param_fn!(p_relay_ports, "relay_ports");
 param_fn!(p_relay_address, "relay_address");
 param_fn!(p_relay_advertised_address, "relay_advertised_address");
 param_fn!(p_pbx_media, "pbx_media");
+param_fn!(p_relay_address6, "relay_address6");
+param_fn!(p_relay_socket, "relay_socket");
+param_fn!(p_relay_timeout_ms, "relay_timeout_ms");
+param_fn!(p_relay_workers, "relay_workers");
+param_fn!(p_relay_media_timeout, "relay_media_timeout");
 
 // ---- RPC ----
 
@@ -223,7 +240,43 @@ unsafe extern "C" fn rpc_stats(rpc: *mut sys::rpc_t, ctx: *mut c_void) {
                 for (n, v) in calls::stats_snapshot() {
                     st.int(n, v);
                 }
+                match calls::relay_totals() {
+                    Some(t) => t.into_iter().for_each(|(n, v)| st.int(n, v)),
+                    None => st.int("relay_up", 0),
+                }
             }
+        }
+        0
+    });
+}
+
+unsafe extern "C" fn rpc_relay_calls(rpc: *mut sys::rpc_t, ctx: *mut c_void) {
+    guard(0, || {
+        // SAFETY: rpc and ctx are what Kamailio passed to this RPC handler.
+        let Some(r) = (unsafe { Rpc::from_raw(rpc, ctx) }) else {
+            return 0;
+        };
+        match calls::relay_calls() {
+            Ok(list) => {
+                for c in list {
+                    if let Some(st) = r.begin_struct() {
+                        st.str("call", &c.call_id);
+                        st.str("state", &c.state);
+                        st.int("age_ms", c.age_ms);
+                        for (side, l) in [("meta", &c.meta), ("pbx", &c.pbx)] {
+                            st.str(&format!("{side}_state"), &l.state);
+                            st.str(&format!("{side}_remote"), l.remote.as_deref().unwrap_or(""));
+                            st.int(&format!("{side}_packets_in"), l.packets_in);
+                            st.int(&format!("{side}_packets_out"), l.packets_out);
+                            st.int(&format!("{side}_bytes_in"), l.bytes_in);
+                            st.int(&format!("{side}_bytes_out"), l.bytes_out);
+                            st.int(&format!("{side}_drops"), l.drops);
+                            st.int(&format!("{side}_auth_failures"), l.auth_failures);
+                        }
+                    }
+                }
+            }
+            Err(e) => r.fault(503, &e.to_string()),
         }
         0
     });
@@ -274,8 +327,36 @@ unsafe extern "C" fn mod_init() -> c_int {
     guard(-1, || {
         let _ = log::set_logger(&LOGGER);
         log::set_max_level(log::LevelFilter::Trace);
+        // A panic's message goes to Kamailio's log (stderr may be closed in a daemon); the guard then recovers.
+        std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
         match calls::init() {
-            Ok(()) => 0,
+            Ok(()) => {
+                // SAFETY: runtime_dir is Kamailio's global string (set before modules initialise).
+                let rdir = unsafe {
+                    let p = runtime_dir;
+                    if p.is_null() {
+                        "/run/kamailio".to_string()
+                    } else {
+                        CStr::from_ptr(p).to_string_lossy().into_owned()
+                    }
+                };
+                match calls::relay_setup(&rdir) {
+                    Ok(setup) => {
+                        log::info!("media relay: control socket {}", setup.socket.display());
+                        crate::relay::set_setup(setup);
+                        // SAFETY: mod_init, before any fork: one own process that reads the cfg framework.
+                        unsafe {
+                            register_procs(1);
+                            cfg_register_child(1);
+                        }
+                        0
+                    }
+                    Err(e) => {
+                        log::error!("wacall: {e}");
+                        -1
+                    }
+                }
+            }
             Err(e) => {
                 log::error!("wacall: {e}");
                 -1
@@ -284,8 +365,43 @@ unsafe extern "C" fn mod_init() -> c_int {
     })
 }
 
-unsafe extern "C" fn child_init(_rank: c_int) -> c_int {
-    0
+// Kamailio core symbols not taken from bindgen (declared in core/pt.h, core/cfg/cfg_struct.h, core/globals.h).
+unsafe extern "C" {
+    fn register_procs(no: c_int) -> c_int;
+    fn cfg_register_child(num: c_int);
+    fn cfg_child_init() -> c_int;
+    fn fork_process(child_id: c_int, desc: *mut c_char, make_sock: c_int) -> c_int;
+    static runtime_dir: *mut c_char;
+}
+
+const PROC_MAIN: c_int = 0;
+const PROC_NOCHLDINIT: c_int = -128;
+
+unsafe extern "C" fn child_init(rank: c_int) -> c_int {
+    guard(-1, || {
+        if rank != PROC_MAIN {
+            return 0;
+        }
+        let Some(setup) = crate::relay::setup() else {
+            return 0;
+        };
+        // SAFETY: called once in the main process's child_init, the place Kamailio allows forking own processes.
+        let pid =
+            unsafe { fork_process(PROC_NOCHLDINIT, c"wacall relay".as_ptr() as *mut c_char, 1) };
+        if pid < 0 {
+            log::error!("cannot fork the wacall relay process");
+            return -1;
+        }
+        if pid == 0 {
+            // SAFETY: we are the forked child, registered with cfg_register_child in mod_init.
+            if unsafe { cfg_child_init() } != 0 {
+                log::error!("relay process: cfg_child_init failed");
+                std::process::exit(1);
+            }
+            crate::relay::supervise(setup);
+        }
+        0
+    })
 }
 
 unsafe extern "C" fn mod_destroy() {}
@@ -334,7 +450,7 @@ const fn param(
     }
 }
 
-static mut CMDS: [sys::cmd_export_t; 9] = [
+static mut CMDS: [sys::cmd_export_t; 10] = [
     cmd(
         c"wacall_to_meta",
         w_to_meta0,
@@ -373,6 +489,12 @@ static mut CMDS: [sys::cmd_export_t; 9] = [
         0,
         REQUEST_ROUTE | ONREPLY_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE,
     ),
+    cmd(
+        c"wacall_relay_delete",
+        w_relay_delete,
+        0,
+        REQUEST_ROUTE | ONREPLY_ROUTE | FAILURE_ROUTE | BRANCH_ROUTE,
+    ),
     sys::cmd_export_t {
         name: null_mut(),
         function: None,
@@ -383,7 +505,7 @@ static mut CMDS: [sys::cmd_export_t; 9] = [
     },
 ];
 
-static mut PARAMS: [sys::param_export_t; 10] = [
+static mut PARAMS: [sys::param_export_t; 15] = [
     param(c"meta_domain", p_meta_domain),
     param(c"server_hostname", p_server_hostname),
     param(c"number", p_number),
@@ -393,6 +515,11 @@ static mut PARAMS: [sys::param_export_t; 10] = [
     param(c"relay_address", p_relay_address),
     param(c"relay_advertised_address", p_relay_advertised_address),
     param(c"pbx_media", p_pbx_media),
+    param(c"relay_address6", p_relay_address6),
+    param(c"relay_socket", p_relay_socket),
+    param(c"relay_timeout_ms", p_relay_timeout_ms),
+    param(c"relay_workers", p_relay_workers),
+    param(c"relay_media_timeout", p_relay_media_timeout),
     sys::param_export_t {
         name: null_mut(),
         type_: 0,
@@ -401,7 +528,7 @@ static mut PARAMS: [sys::param_export_t; 10] = [
 ];
 
 static mut RPC_STATS_DOC: [*const c_char; 2] = [
-    c"wacall counters (calls, auth, SDP, ACL, errors)".as_ptr(),
+    c"wacall counters (calls, auth, SDP, ACL, errors) and media relay totals".as_ptr(),
     null(),
 ];
 static mut RPC_NUMBERS_DOC: [*const c_char; 2] =
@@ -409,7 +536,16 @@ static mut RPC_NUMBERS_DOC: [*const c_char; 2] =
 static mut RPC_RELOAD_DOC: [*const c_char; 2] =
     [c"re-read numbers_file in every process".as_ptr(), null()];
 
-static mut RPC: [sys::rpc_export_t; 4] = [
+static mut RPC_RELAY_CALLS_DOC: [*const c_char; 2] =
+    [c"media relay calls with per-leg counters".as_ptr(), null()];
+
+static mut RPC: [sys::rpc_export_t; 5] = [
+    sys::rpc_export_t {
+        name: c"wacall.relay_calls".as_ptr(),
+        function: Some(rpc_relay_calls),
+        doc_str: &raw mut RPC_RELAY_CALLS_DOC as *mut *const c_char,
+        flags: 0,
+    },
     sys::rpc_export_t {
         name: c"wacall.stats".as_ptr(),
         function: Some(rpc_stats),
@@ -471,7 +607,8 @@ const fn kemi(name: &'static CStr, f: *mut c_void, p1: c_int) -> sys::sr_kemi_t 
     }
 }
 
-static mut KEMI: [sys::sr_kemi_t; 7] = [
+static mut KEMI: [sys::sr_kemi_t; 8] = [
+    kemi(c"relay_delete", ki_relay_delete as *mut c_void, KN),
     kemi(c"to_meta", ki_to_meta as *mut c_void, KN),
     kemi(c"to_meta_number", ki_to_meta_number as *mut c_void, KS),
     kemi(c"from_meta", ki_from_meta as *mut c_void, KN),
@@ -505,4 +642,38 @@ pub unsafe extern "C" fn mod_register(
         // SAFETY: KEMI is a static, NULL-terminated table that Kamailio keeps a pointer to.
         unsafe { sys::sr_kemi_modules_add(&raw mut KEMI as *mut sys::sr_kemi_t) }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_turns_a_panic_into_the_error_code() {
+        assert_eq!(guard(-2, || 7), 7);
+        assert_eq!(guard(-2, || panic!("boom")), -2);
+    }
+
+    #[test]
+    fn results_follow_kamailio_convention() {
+        assert_eq!(map("t", Ok(true)), 1);
+        assert_eq!(map("t", Ok(false)), -1);
+        assert_eq!(map("t", Err(CallError::Usage("x".into()))), -2);
+    }
+
+    #[test]
+    fn abi_identity_comes_from_the_installed_kamailio() {
+        let v = env!("WACALL_KAM_MODULE_VERSION");
+        let f = env!("WACALL_KAM_MODULE_FLAGS");
+        assert!(v.starts_with("kamailio ") && !v.ends_with(' '), "{v:?}");
+        assert!(!f.is_empty() && !f.ends_with(' '), "{f:?}");
+        let out = std::process::Command::new("kamailio").arg("-v").output();
+        if let Ok(out) = out {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(text
+                .lines()
+                .any(|l| l.trim_end() == format!("version: {v}")));
+            assert!(text.lines().any(|l| l.trim_end() == format!("flags: {f}")));
+        }
+    }
 }

@@ -94,6 +94,32 @@ def meta_answer(ip, port):
     )
 
 
+def meta_sdes_answer(ip, port):
+    # The seed's SDES 200 OK from Meta (business-initiated, srtp_key_exchange_protocol=SDES), values substituted.
+    return (
+        "v=0\r\n"
+        "o=- 1746657286595 2 IN IP4 127.0.0.1\r\n"
+        "s=-\r\n"
+        "t=0 0\r\n"
+        "a=group:BUNDLE audio\r\n"
+        "a=msid-semantic: WMS 42da9643-cb50-4eca-95d3-ca41b3f1f4bb\r\n"
+        f"m=audio {port} RTP/SAVP 111 126\r\n"
+        f"c=IN IP4 {ip}\r\n"
+        "a=rtcp:9 IN IP4 0.0.0.0\r\n"
+        "a=mid:audio\r\n"
+        "a=sendrecv\r\n"
+        "a=msid:42da9643-cb50-4eca-95d3-ca41b3f1f4bb WhatsAppTrack1\r\n"
+        "a=rtcp-mux\r\n"
+        "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n"
+        "a=rtpmap:111 opus/48000/2\r\n"
+        "a=fmtp:111 maxaveragebitrate=20000;maxplaybackrate=16000;minptime=20;sprop-maxcapturerate=16000;useinbandfec=1\r\n"
+        "a=rtpmap:126 telephone-event/8000\r\n"
+        "a=maxptime:20\r\n"
+        "a=ptime:20\r\n"
+        "a=ssrc:1238967757 cname:WhatsAppAudioStream1\r\n"
+    )
+
+
 class Conn:
     """One TLS connection carrying SIP messages."""
 
@@ -150,7 +176,9 @@ def client_ctx(ca):
     return ctx
 
 
-def connect(args, src="127.0.0.1"):
+def connect(args, src=None):
+    if src is None:
+        src = "::1" if ":" in args.host else "127.0.0.1"
     raw = socket.create_connection((args.host, args.port), timeout=10, source_address=(src, 0))
     s = client_ctx(args.ca).wrap_socket(raw, server_hostname=args.server_hostname)
     return Conn(s)
@@ -170,16 +198,17 @@ def user_call(args):
     """Meta -> business call through Kamailio to the PBX (sipp)."""
     c = connect(args)
     lport = c.s.getsockname()[1]
+    lhost = "[::1]" if ":" in args.host else "127.0.0.1"
     callid = "wa-" + rand(16)
     ftag = rand(8)
     branch = "z9hG4bK" + rand(12)
     number = args.number
     ruri = f"sip:{number};tgrp=wacall;trunk-context=byoc.example.com@{args.server_hostname}"
-    via = f"SIP/2.0/TLS 127.0.0.1:{lport};branch={branch};alias"
+    via = f"SIP/2.0/TLS {lhost}:{lport};branch={branch};alias"
     sdp = meta_offer("127.0.0.1", 40500)
     frm = f'"12145551869" <sip:+12145551869@wa.meta.vc>;tag={ftag}'
     to = f"<sip:{number}@{args.server_hostname}>"
-    contact = f"<sip:+12145551869@127.0.0.1:{lport};transport=tls;ob>;isfocus"
+    contact = f"<sip:+12145551869@{lhost}:{lport};transport=tls;ob>;isfocus"
     inv = build(
         f"INVITE {ruri} SIP/2.0",
         [
@@ -225,7 +254,7 @@ def user_call(args):
     rhdr = [("Route", r) for r in reversed(routes)]
     ack = build(
         f"ACK {target} SIP/2.0",
-        [("Via", f"SIP/2.0/TLS 127.0.0.1:{lport};branch=z9hG4bK{rand(12)};alias")]
+        [("Via", f"SIP/2.0/TLS {lhost}:{lport};branch=z9hG4bK{rand(12)};alias")]
         + rhdr
         + [("Max-Forwards", "70"), ("From", frm), ("To", to_tag), ("Call-ID", callid), ("CSeq", "31159 ACK")],
     )
@@ -233,7 +262,7 @@ def user_call(args):
     time.sleep(0.5)
     bye = build(
         f"BYE {target} SIP/2.0",
-        [("Via", f"SIP/2.0/TLS 127.0.0.1:{lport};branch=z9hG4bK{rand(12)};alias")]
+        [("Via", f"SIP/2.0/TLS {lhost}:{lport};branch=z9hG4bK{rand(12)};alias")]
         + rhdr
         + [
             ("Max-Forwards", "70"),
@@ -325,11 +354,20 @@ def serve(args):
                 if state["invites"] == 1:
                     state["cseq"] = cseq
                     check(ruri == expect_ruri, f"Meta sees R-URI {ruri} (want {expect_ruri})")
-                    check("UDP/TLS/RTP/SAVPF" in body and "a=setup:actpass" in body and "a=fingerprint:sha-256" in body,
-                          "offer to Meta is DTLS (UDP/TLS/RTP/SAVPF, setup:actpass, fingerprint)")
-                    check("a=crypto" not in body and "PCMU" not in body, "offer to Meta has no crypto and no PCMU")
+                    if args.sdes:
+                        check(re.search(r"m=audio \d+ RTP/SAVP 111 126", body) is not None
+                              and "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" in body
+                              and "fingerprint" not in body and "ice-ufrag" not in body,
+                              "offer to Meta is SDES (RTP/SAVP, a=crypto, no DTLS/ICE) for an srtp=SDES number")
+                    else:
+                        check("UDP/TLS/RTP/SAVPF" in body and "a=setup:actpass" in body and "a=fingerprint:sha-256" in body,
+                              "offer to Meta is DTLS (UDP/TLS/RTP/SAVPF, setup:actpass, fingerprint)")
+                        check("a=crypto" not in body, "offer to Meta has no crypto")
+                    check("PCMU" not in body, "offer to Meta has no PCMU (opus only)")
                     check(uri_of(hget(hdrs, "From") or "").endswith("@" + args.server_hostname),
                           "From domain is server_hostname")
+                    check(uri_of(hget(hdrs, "To") or "") == f"sip:{args.callee}@{args.meta_domain}",
+                          f"To URI matches the R-URI's user@host ({uri_of(hget(hdrs, 'To') or '')})")
                     c.send(reply(hdrs, 100, "Trying"))
                     ch = [
                         ("Proxy-Authenticate", f'Digest realm="{args.meta_domain}",nonce="{nonce}",opaque="{opaque}",algorithm=SHA-256,qop="auth"'),
@@ -357,7 +395,7 @@ def serve(args):
                     c.send(reply(hdrs, 200, "OK", [
                         ("Contact", f"<sip:{args.callee}@127.0.0.1:{args.listen};transport=tls;ob>;isfocus"),
                         ("Content-Type", "application/sdp"),
-                    ], meta_answer("127.0.0.1", 40600), to_tag=to_tag))
+                    ], (meta_sdes_answer if args.sdes else meta_answer)("127.0.0.1", 40600), to_tag=to_tag))
             elif method == "ACK":
                 state["ack"] = state.get("ack", 0) + 1
                 if state["invites"] == 2 and not args.always_407:
@@ -490,6 +528,7 @@ def main():
     ap.add_argument("--password", default="s3cret-pass")
     ap.add_argument("--timeout", type=float, default=30)
     ap.add_argument("--always-407", action="store_true", help="server: challenge every INVITE (wrong password)")
+    ap.add_argument("--sdes", action="store_true", help="server: the number is srtp=SDES (expect and answer SDES)")
     a = ap.parse_args()
     {"call": user_call, "server": serve, "hostile": hostile}[a.mode](a)
     sys.exit(1 if FAILS else 0)

@@ -82,13 +82,13 @@ cp "$TMP/numbers.good" "$TMP/numbers.txt"
 PY=(python3 "$HERE/fake_meta.py" --port 15061 --ca "$TMP/cert.pem" --server-hostname sip.example.test)
 
 user_call() {
-    local tag="$1"
+    local tag="$1" host="${2:-127.0.0.1}"
     sipp -sf "$HERE/pbx_uas.xml" -i 127.0.0.1 -p 15070 -m 1 -timeout 25s -timeout_error -nostdin \
         -trace_err -error_file "$TMP/uas_$tag.err" >"$TMP/uas_$tag.log" 2>&1 &
     local sp=$!
     PIDS+=("$sp")
     wait_port udp 15070
-    "${PY[@]}" call >"$TMP/meta_call_$tag.log" 2>&1
+    "${PY[@]}" --host "$host" call >"$TMP/meta_call_$tag.log" 2>&1
     local prc=$?
     sed 's/^/#   /' "$TMP/meta_call_$tag.log"
     wait "$sp"
@@ -100,7 +100,7 @@ user_call() {
 t "user-initiated call: Meta (TLS) -> wacall -> PBX (sipp UDP), user params + SDES, 200 DTLS, ACK, BYE" user_call first
 
 biz_call() {
-    "${PY[@]}" server --listen 15062 --cert "$TMP/cert.pem" --key "$TMP/key.pem" --timeout 25 >"$TMP/meta_srv.log" 2>&1 &
+    "${PY[@]}" server "$@" --listen 15062 --cert "$TMP/cert.pem" --key "$TMP/key.pem" --timeout 25 >"$TMP/meta_srv.log" 2>&1 &
     local mp=$!
     PIDS+=("$mp")
     wait_port tcp 15062
@@ -115,6 +115,16 @@ biz_call() {
 }
 
 t "business-initiated call: PBX (sipp) -> wacall -> Meta: R-URI, 407 SHA-256+MD5 answered with SHA-256, 200, ACK, BYE" biz_call
+
+sdes_number() {
+    printf '+12195550714;password=s3cret-pass;srtp=SDES;params=tgrp=wacall&trunk-context=byoc.example.com\n' >"$TMP/numbers.txt"
+    kamcmd -s "$CTL" wacall.reload | grep -q 'reloaded 1 numbers' && biz_call --sdes
+    local rc=$?
+    cp "$TMP/numbers.good" "$TMP/numbers.txt"
+    kamcmd -s "$CTL" wacall.reload >/dev/null
+    return $rc
+}
+t "business-initiated call for an srtp=SDES number (after wacall.reload): SDES offer to Meta, Meta's SDES answer mapped" sdes_number
 
 biz_refused() {
     "${PY[@]}" server --listen 15062 --cert "$TMP/cert.pem" --key "$TMP/key.pem" --timeout 8 --always-407 >"$TMP/meta_refuse.log" 2>&1 &
@@ -142,6 +152,7 @@ hostile() {
 t "hostile and malformed input gets clean SIP errors" hostile
 t "kamailio still up after hostile input" alive
 t "user-initiated call still works after hostile input" user_call second
+t "user-initiated call from Meta over IPv6 (TLS [::1]:15061, ACL ::1)" user_call ipv6 ::1
 
 kamcmd -s "$CTL" wacall.stats >"$TMP/stats.out" 2>&1
 sed 's/^/#   /' "$TMP/stats.out"

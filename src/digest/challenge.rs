@@ -128,7 +128,8 @@ pub struct AuthParam {
     pub name: String,
     /// The value with quoting and `\` escapes removed.
     pub value: String,
-    /// Whether it was (and will be printed) quoted.
+    /// Whether it is printed quoted: as received, and always when the value is not a token (e.g. empty, or with
+    /// `/` or `=` in it).
     pub quoted: bool,
 }
 
@@ -425,7 +426,10 @@ fn parse_into(value: &str, out: &mut Vec<Challenge>) -> Result<()> {
             let (v, quoted) = if lx.peek() == Some(b'"') {
                 (lx.quoted()?, true)
             } else {
-                (lx.bare_value().to_owned(), false)
+                // A bare value that is not a token (empty, or with '/', '=', ...) is lenient input; it is printed
+                // quoted, since printed bare it could read as a token68 or a different value.
+                let v = lx.bare_value();
+                (v.to_owned(), v.is_empty() || !v.bytes().all(is_tchar))
             };
             if ch.params.len() >= MAX_PARAMS {
                 return Err(Error::TooLarge(format!(
@@ -572,6 +576,9 @@ mod tests {
         assert_eq!(cs.len(), 3);
         assert_eq!(cs[1].token68.as_deref(), Some("abc=="));
         let odd = parse_challenges("Bearer abc==, x=y").unwrap();
+        assert_eq!(parse_challenges(&odd[0].to_string()).unwrap(), odd);
+        let odd = parse_challenges("r abc=\n=, x=a/b, y=").unwrap();
+        assert!(odd[0].params.iter().all(|p| p.quoted));
         assert_eq!(parse_challenges(&odd[0].to_string()).unwrap(), odd);
         assert!(choose_best(&cs).is_none());
         for g in [

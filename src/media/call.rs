@@ -33,9 +33,9 @@ use std::collections::VecDeque;
 
 use crate::media::dtls::{DtlsEndpoint, DtlsError, DtlsState};
 use crate::media::ice::{IceAgent, IceEvent};
-use crate::media::leg::{Leg, LegConfig, LegId, LegMode, LegStats, RemoteLeg};
+use crate::media::leg::{Leg, LegConfig, LegId, LegMode, LegStats, RemoteLeg, DTLS_LINGER};
 use crate::media::rtp::{self, PacketKind, RtpHeader, SenderInfo};
-use crate::media::srtp::{SrtpError, SrtpSession, SRTCP_MAX_TRAILER};
+use crate::media::srtp::{SrtpError, SrtpKeyMaterial, SrtpSession, SRTCP_MAX_TRAILER};
 use crate::media::Error;
 
 /// Timers and limits of a call.
@@ -437,6 +437,20 @@ impl Call {
         Ok(())
     }
 
+    /// Replaces our SDES key on `leg` (when the SDP mapper, not the relay, chose the key we announced). Takes
+    /// effect at once: if the peer's key is known the SRTP session is rebuilt.
+    pub fn set_local_sdes_key(&mut self, leg: LegId, key: SrtpKeyMaterial) -> Result<(), Error> {
+        let l = &mut self.legs[leg.index()];
+        if l.local.mode != LegMode::Sdes {
+            return Err(Error::Config(format!("{leg:?} leg is not SDES")));
+        }
+        if let Some(rk) = l.remote.as_ref().and_then(|r| r.sdes_key.as_ref()) {
+            l.srtp = Some(SrtpSession::new(&key, rk)?);
+        }
+        l.local.sdes_key = Some(key);
+        Ok(())
+    }
+
     /// Feeds one datagram that arrived on `leg`'s socket `local` from `from`. `buf` is decrypted/rewritten in
     /// place (its content is garbage afterwards). Whatever must be sent goes to `out`.
     pub fn handle_input(
@@ -793,6 +807,7 @@ impl Call {
                     DtlsState::Connected if l.srtp.is_none() => {
                         if let Some(k) = d.take_keys() {
                             out.event(CallEvent::DtlsConnected { leg });
+                            l.dtls_done_at = Some(now);
                             match SrtpSession::new(&k.local, &k.remote) {
                                 Ok(s) => l.srtp = Some(s),
                                 Err(e) => fail = Some(FailReason::Srtp(e.to_string())),
@@ -862,6 +877,11 @@ impl Call {
             if let Some(d) = &mut l.dtls {
                 d.handle_timeout(now);
             }
+            // The SSL object costs tens of KB per call; once keys exist it is only needed for a short while.
+            if l.dtls_done_at.is_some_and(|t| now >= t + DTLS_LINGER) && l.srtp.is_some() {
+                l.dtls = None;
+                l.dtls_done_at = None;
+            }
         }
         self.progress_due = None;
         self.progress(now, out);
@@ -929,6 +949,7 @@ impl Call {
         for l in &self.legs {
             consider(l.ice.as_ref().and_then(|a| a.poll_timeout()));
             consider(l.dtls.as_ref().and_then(|d| d.poll_timeout()));
+            consider(l.dtls_done_at.map(|t| t + DTLS_LINGER));
             consider(l.rtcp_next);
             consider(match (l.last_media_in, l.ready_at) {
                 (Some(t), _) => Some(t + self.timing.media_timeout_mid),

@@ -273,7 +273,12 @@ pub(crate) struct Leg {
     pub(crate) rtcp_next: Option<Instant>,
     pub(crate) keys_announced: bool,
     pub(crate) failed: bool,
+    /// When the DTLS handshake finished; the association is dropped [`DTLS_LINGER`] later to free its memory.
+    pub(crate) dtls_done_at: Option<Instant>,
 }
+
+/// How long a finished DTLS association is kept to answer a peer that retransmits its last flight (it missed ours).
+pub(crate) const DTLS_LINGER: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Leg {
     pub(crate) fn new(id: LegId, local: LocalLeg) -> Self {
@@ -296,6 +301,7 @@ impl Leg {
             rtcp_next: None,
             keys_announced: false,
             failed: false,
+            dtls_done_at: None,
         }
     }
 

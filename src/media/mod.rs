@@ -1,8 +1,11 @@
 //! The sans-IO media core: STUN/ICE, DTLS, SRTP and the two-leg call that relays audio between Meta and the PBX.
-//! Nothing here opens a socket or reads a clock: every entry takes `now` and bytes and says what to send and when to wake.
+//! Nothing here opens a socket: every entry takes `now` and bytes and says what to send and when to wake. (Two
+//! wall-clock reads remain, both inside OpenSSL's remit: the DTLS retransmission timer, see [`dtls`], and a new
+//! certificate's validity dates.)
 //!
 //! Layout: [`srtp`] (libsrtp wrapper), [`stun`] (messages), [`ice`] (controlling agent), [`dtls`] (OpenSSL over
-//! memory BIOs), [`rtp`] (header views, RTCP, demux), [`leg`] (one side of a call), [`call`] (the two legs together).
+//! memory BIOs), [`rtp`] (header views, RTCP, demux), [`leg`] (one side of a call), [`call`] (the two legs together),
+//! [`plan`] (config from the SDP mapping's plan), [`peer`] (Meta-like and PBX test peers).
 //! The relay driver (`crate::relay`) feeds a [`call::Call`] with datagrams and timeouts and sends what it returns.
 
 pub mod call;
@@ -13,6 +16,7 @@ pub mod peer;
 pub mod plan;
 pub mod rtp;
 pub mod srtp;
+pub mod srtp_fast;
 pub mod stun;
 
 pub use call::{

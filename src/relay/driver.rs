@@ -6,6 +6,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -13,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::control::proto::{Allocation, ErrorCode, Family, LegConfig, RemoteLeg, Reply, Side};
+use super::control::proto::{
+    Allocation, ErrorCode, Family, LegConfig, RemoteLeg, Reply, SdesKey, Side,
+};
 use super::engine::{Engine, EngineFactory, EngineSpec, Outbox};
 use super::stats::{CallStats, LegStats, TotalStats};
 use super::sys::{self, Epoll, EventFd, RecvBatch, SendBatch};
@@ -123,6 +126,12 @@ enum Command {
         remote: Box<[Option<RemoteLeg>; 2]>,
         reply: Sender<Res<()>>,
     },
+    SetLocalSdes {
+        call_id: String,
+        side: Side,
+        key: SdesKey,
+        reply: Sender<Res<()>>,
+    },
     Delete {
         call_id: String,
         reply: Sender<Res<CallStats>>,
@@ -176,6 +185,8 @@ pub struct Driver {
     ports: Mutex<PortPool>,
     factory: Box<dyn EngineFactory>,
     timeout: Duration,
+    /// Calls held by all workers (kept by the workers, read by `ping` without asking them).
+    calls: Arc<AtomicU64>,
 }
 
 impl Driver {
@@ -195,12 +206,13 @@ impl Driver {
             config.workers
         };
         let mut workers = Vec::with_capacity(n);
+        let calls = Arc::new(AtomicU64::new(0));
         for i in 0..n {
             let (tx, rx) = mpsc::channel();
             let wake = Arc::new(EventFd::new()?);
             let epoll = Epoll::new()?;
             epoll.add(wake.raw(), WAKE_TOKEN)?;
-            let w = Worker::new(epoll, wake.clone(), rx, &config);
+            let w = Worker::new(epoll, wake.clone(), rx, &config, calls.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("wacall-relay-{i}"))
                 .spawn(move || w.run())?;
@@ -221,6 +233,7 @@ impl Driver {
             ports,
             factory,
             timeout: Duration::from_secs(2),
+            calls,
         })
     }
 
@@ -363,6 +376,22 @@ impl Driver {
         self.wait(rx)?
     }
 
+    /// Replaces the key the relay sends with on an SDES leg (SDP mapping chose it).
+    pub fn set_local_sdes(&self, call_id: &str, side: Side, key: SdesKey) -> Res<()> {
+        let w = self.worker_of(call_id);
+        let (tx, rx) = mpsc::channel();
+        self.send(
+            w,
+            Command::SetLocalSdes {
+                call_id: call_id.to_owned(),
+                side,
+                key,
+                reply: tx,
+            },
+        )?;
+        self.wait(rx)?
+    }
+
     /// Ends the call, closes its sockets and returns its final statistics.
     pub fn delete(&self, call_id: &str) -> Res<CallStats> {
         let w = self.worker_of(call_id);
@@ -423,7 +452,7 @@ impl Driver {
 
     /// Number of calls currently held.
     pub fn call_count(&self) -> u64 {
-        self.stats().map(|(t, _)| t.calls).unwrap_or(0)
+        self.calls.load(Ordering::Relaxed)
     }
 
     /// Stops the workers (closing every socket) and waits for them.
@@ -488,10 +517,17 @@ struct Worker {
     finished: u64,
     linger: Duration,
     next_housekeeping: Instant,
+    calls_gauge: Arc<AtomicU64>,
 }
 
 impl Worker {
-    fn new(epoll: Epoll, wake: Arc<EventFd>, rx: Receiver<Command>, cfg: &RelayConfig) -> Self {
+    fn new(
+        epoll: Epoll,
+        wake: Arc<EventFd>,
+        rx: Receiver<Command>,
+        cfg: &RelayConfig,
+        calls_gauge: Arc<AtomicU64>,
+    ) -> Self {
         Self {
             epoll,
             wake,
@@ -511,6 +547,7 @@ impl Worker {
             finished: 0,
             linger: Duration::from_secs(cfg.linger_secs.max(1)),
             next_housekeeping: Instant::now(),
+            calls_gauge,
         }
     }
 
@@ -672,6 +709,28 @@ impl Worker {
                 } => {
                     let _ = reply.send(self.update(&call_id, remote, now));
                 }
+                Command::SetLocalSdes {
+                    call_id,
+                    side,
+                    key,
+                    reply,
+                } => {
+                    let r = match self
+                        .by_id
+                        .get(&call_id)
+                        .and_then(|s| self.calls.get_mut(*s))
+                    {
+                        Some(Some(call)) => call
+                            .engine
+                            .set_local_sdes(now, side, &key)
+                            .map_err(|e| DriverError::new(ErrorCode::Rejected, e)),
+                        _ => Err(DriverError::new(
+                            ErrorCode::NotFound,
+                            format!("no call {call_id:?}"),
+                        )),
+                    };
+                    let _ = reply.send(r);
+                }
                 Command::Delete { call_id, reply } => {
                     let r = self.remove(&call_id, now).ok_or_else(|| {
                         DriverError::new(ErrorCode::NotFound, format!("no call {call_id:?}"))
@@ -751,6 +810,7 @@ impl Worker {
         self.calls[slot] = Some(call);
         self.by_id.insert(call_id, slot);
         self.started += 1;
+        self.calls_gauge.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -808,6 +868,7 @@ impl Worker {
         self.ended_legs.add(&st.meta);
         self.ended_legs.add(&st.pbx);
         self.finished += 1;
+        self.calls_gauge.fetch_sub(1, Ordering::Relaxed);
         drop(call.socks);
         Some(st)
     }

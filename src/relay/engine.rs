@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use super::control::proto::{LegAllocation, LegConfig, RemoteLeg, Side};
+use super::control::proto::{LegAllocation, LegConfig, RemoteLeg, SdesKey, Side};
 use super::stats::LegStats;
 use super::sys::SendBatch;
 
@@ -52,6 +52,11 @@ impl Outbox<'_> {
 pub trait Engine: Send {
     /// Remote parameters of one leg (from the mapped SDP). May be called more than once.
     fn update(&mut self, now: Instant, side: Side, remote: &RemoteLeg) -> Result<(), String>;
+    /// Replaces the key we send with on an SDES leg. Engines without SDES legs refuse.
+    fn set_local_sdes(&mut self, now: Instant, side: Side, key: &SdesKey) -> Result<(), String> {
+        let _ = (now, key);
+        Err(format!("the {side:?} leg has no SDES key to replace"))
+    }
     /// A datagram arrived on socket `sock` of leg `side`. `data` may be modified in place (SRTP).
     fn on_datagram(
         &mut self,

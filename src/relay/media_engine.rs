@@ -273,6 +273,13 @@ impl Engine for MediaEngine {
             .map_err(|e| e.to_string())
     }
 
+    fn set_local_sdes(&mut self, _now: Instant, side: Side, k: &SdesKey) -> Result<(), String> {
+        let key = sdes_to_material(k)?;
+        self.call
+            .set_local_sdes_key(leg_id(side), key)
+            .map_err(|e| e.to_string())
+    }
+
     fn on_datagram(
         &mut self,
         now: Instant,
@@ -323,7 +330,11 @@ impl Engine for MediaEngine {
             rtcp_jitter: (s.rtcp_in > 0).then_some(s.remote_jitter),
             rtcp_lost: (s.rtcp_in > 0).then_some(s.remote_lost),
             remote: self.call.remote_addr(leg_id(side)).map(|a| a.to_string()),
-            state: self.leg_state[side.index()].clone(),
+            // Plain legs get no key event: media arriving is what makes them active.
+            state: match self.leg_state[side.index()].as_str() {
+                "new" if s.packets_in > s.dropped => "active".into(),
+                st => st.into(),
+            },
         }
     }
 

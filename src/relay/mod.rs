@@ -8,6 +8,7 @@ pub mod control;
 pub mod driver;
 pub mod engine;
 pub mod media_engine;
+pub mod plan;
 pub mod rtp;
 pub mod stats;
 mod sys;

@@ -531,6 +531,29 @@ impl Doc {
         self.media().mid().map(str::to_owned)
     }
 
+    /// A leg plan for the peer that wrote this SDP; `mux` is the negotiated rtcp-mux.
+    fn leg(
+        &self,
+        local: SocketAddr,
+        mux: bool,
+        security: LegSecurity,
+        ice: Option<IceParams>,
+        payload: PayloadTypes,
+        direction: Direction,
+    ) -> Result<LegPlan> {
+        Ok(LegPlan {
+            local,
+            remote_rtp: self.remote_rtp()?,
+            remote_rtcp: self.remote_rtcp(mux)?,
+            rtcp_mux: mux,
+            security,
+            ice,
+            payload,
+            direction,
+            mid: self.mid(),
+        })
+    }
+
     /// The BUNDLE group line to echo in an answer, restricted to our accepted mid.
     fn bundle_mid(&self) -> Option<String> {
         let mid = self.media().mid()?;
@@ -591,15 +614,65 @@ fn answered_crypto(view: &MediaView<'_>, offered: &[Crypto]) -> Result<(Crypto, 
     Err(Error::Missing("a=crypto answering one of ours"))
 }
 
-fn sdes_from_offer_answer(answer: Crypto, local: SrtpMasterKey) -> SdesKeys {
-    let kp = answer.keys.into_iter().next();
+/// SDES keys of a leg: the peer's accepted crypto line and our key, once written.
+fn sdes_keys(theirs: Crypto, local: Option<SrtpMasterKey>) -> SdesKeys {
+    let kp = theirs.keys.into_iter().next();
     SdesKeys {
-        suite: answer.suite,
-        tag: answer.tag,
-        local: Some(local),
+        suite: theirs.suite,
+        tag: theirs.tag,
+        local,
         remote_mki: kp.as_ref().and_then(|k| k.mki),
         remote: kp.map(|k| k.key),
     }
+}
+
+/// The key of a crypto line we generated.
+fn first_key(c: Option<Crypto>) -> Option<SrtpMasterKey> {
+    c.and_then(|c| c.keys.into_iter().next()).map(|k| k.key)
+}
+
+/// Our crypto lines in an SDP we wrote, for reading our keys back.
+fn our_cryptos(doc: &Doc) -> Vec<Crypto> {
+    doc.view()
+        .cryptos()
+        .into_iter()
+        .filter_map(|c| c.ok())
+        .collect()
+}
+
+/// The DTLS and ICE parameters of Meta's leg from Meta's SDP (`who` names it in errors). `controlling` is
+/// `None` when we answer (we control iff the peer is lite) and `Some(true)` when we offered.
+fn dtls_ice(
+    view: &MediaView<'_>,
+    role: DtlsRole,
+    local: (&str, &str, Vec<SocketAddr>),
+    controlling: Option<bool>,
+    who: &'static str,
+) -> Result<(LegSecurity, Option<IceParams>)> {
+    let (ru, rp, rc) = remote_ice(view);
+    if ru.is_none() || rp.is_none() {
+        return Err(Error::Missing(who));
+    }
+    let lite = view.ice_lite();
+    if !lite {
+        log::warn!("sdp: Meta's SDP is not ice-lite");
+    }
+    let security = LegSecurity::Dtls(DtlsParams {
+        remote_fingerprint: Some(remote_fingerprint(view)?),
+        role: Some(role),
+    });
+    let ice = IceParams {
+        local_ufrag: local.0.to_owned(),
+        local_pwd: local.1.to_owned(),
+        local_candidates: local.2,
+        remote_ufrag: ru,
+        remote_pwd: rp,
+        remote_candidates: rc,
+        remote_lite: lite,
+        // RFC 8445 6.1.1: against a lite peer we control; between two full agents the offerer does.
+        controlling: controlling.unwrap_or(lite),
+    };
+    Ok((security, Some(ice)))
 }
 
 fn remote_ice(view: &MediaView<'_>) -> (Option<String>, Option<String>, Vec<Candidate>) {
@@ -735,23 +808,55 @@ fn conn(ip: IpAddr) -> Connection {
 // ---------------------------------------------------------------------------------------------------------------
 // Meta's leg read from an offer Meta sent.
 
-struct MetaOffer {
+/// An offer from either side, with its audio section and codecs.
+struct Offer {
     doc: Doc,
     kind: Kind,
     codecs: Codecs,
 }
 
-impl MetaOffer {
-    fn parse(text: &str) -> Result<MetaOffer> {
-        let doc = Doc::parse(text, "audio section in Meta's offer")?;
-        let kind = doc.kind()?;
-        if kind == Kind::Rtp {
-            return Err(Error::Unsupported("plain RTP from Meta".to_owned()));
-        }
-        let codecs = doc.codecs("opus in Meta's offer")?;
-        Ok(MetaOffer { doc, kind, codecs })
+impl Offer {
+    /// Meta's offer: DTLS or SDES (plain RTP is refused).
+    fn from_meta(text: &str) -> Result<Offer> {
+        Offer::parse(
+            text,
+            "Meta's offer",
+            "audio section in Meta's offer",
+            Kind::Rtp,
+            "opus in Meta's offer",
+        )
     }
 
+    /// The PBX's offer: SDES or plain RTP (DTLS is refused: the PBX leg is the classic SIP side).
+    fn from_pbx(text: &str) -> Result<Offer> {
+        let opus = "opus in the PBX's offer (Meta speaks only opus)";
+        Offer::parse(
+            text,
+            "the PBX's offer",
+            "audio section in the PBX's offer",
+            Kind::Dtls,
+            opus,
+        )
+    }
+
+    fn parse(
+        text: &str,
+        side: &str,
+        who: &'static str,
+        refused: Kind,
+        opus: &'static str,
+    ) -> Result<Offer> {
+        let doc = Doc::parse(text, who)?;
+        let kind = doc.kind()?;
+        if kind == refused {
+            let proto = sanitize(&doc.proto);
+            return Err(Error::Unsupported(format!("{proto} in {side}")));
+        }
+        let codecs = doc.codecs(opus)?;
+        Ok(Offer { doc, kind, codecs })
+    }
+
+    /// Our DTLS role answering this offer.
     fn our_dtls_role(&self) -> Result<DtlsRole> {
         match self.doc.view().setup()? {
             None | Some(Setup::ActPass) | Some(Setup::Passive) => Ok(DtlsRole::Client),
@@ -760,75 +865,76 @@ impl MetaOffer {
         }
     }
 
-    /// Meta's leg as far as the offer tells, with `local_sdes` as our key on an SDES leg.
-    fn leg(
+    /// The crypto line we accept (SDES offers only); `allowed` limits the suites when given.
+    fn chosen_crypto(&self, allowed: Option<&[CryptoSuite]>) -> Result<Option<Crypto>> {
+        if self.kind != Kind::Sdes {
+            return Ok(None);
+        }
+        choose_crypto(&self.doc.view(), allowed).map(Some)
+    }
+
+    /// Meta's leg as far as its offer tells, with `local_sdes` as our key on an SDES leg.
+    fn meta_leg(
         &self,
         alloc: &MediaAllocation,
         local_sdes: Option<Crypto>,
         direction: Direction,
     ) -> Result<LegPlan> {
         let view = self.doc.view();
-        let mux = view.rtcp_mux();
-        let (security, ice) = match self.kind {
-            Kind::Dtls => {
-                let (ru, rp, rc) = remote_ice(&view);
-                if ru.is_none() || rp.is_none() {
-                    return Err(Error::Missing("ICE credentials in Meta's offer"));
-                }
-                let lite = view.ice_lite();
-                if !lite {
-                    log::warn!(
-                        "sdp: Meta's offer is not ice-lite; answering as controlled full agent"
-                    );
-                }
-                (
-                    LegSecurity::Dtls(DtlsParams {
-                        remote_fingerprint: Some(remote_fingerprint(&view)?),
-                        role: Some(self.our_dtls_role()?),
-                    }),
-                    Some(IceParams {
-                        local_ufrag: alloc.ice_ufrag.clone(),
-                        local_pwd: alloc.ice_pwd.clone(),
-                        local_candidates: alloc.meta_candidates(),
-                        remote_ufrag: ru,
-                        remote_pwd: rp,
-                        remote_candidates: rc,
-                        remote_lite: lite,
-                        // RFC 8445 6.1.1: against a lite peer we control; between two full agents the offerer does.
-                        controlling: lite,
-                    }),
-                )
+        let (security, ice) = match self.chosen_crypto(None)? {
+            None => {
+                let local = (
+                    alloc.ice_ufrag.as_str(),
+                    alloc.ice_pwd.as_str(),
+                    alloc.meta_candidates(),
+                );
+                let who = "ICE credentials in Meta's offer";
+                dtls_ice(&view, self.our_dtls_role()?, local, None, who)?
             }
-            _ => {
-                let theirs = choose_crypto(&view, None)?;
-                let suite = theirs.suite;
-                let tag = theirs.tag;
-                let kp = theirs.keys.into_iter().next();
-                (
-                    LegSecurity::Sdes(SdesKeys {
-                        suite,
-                        tag,
-                        local: local_sdes
-                            .and_then(|c| c.keys.into_iter().next())
-                            .map(|k| k.key),
-                        remote_mki: kp.as_ref().and_then(|k| k.mki),
-                        remote: kp.map(|k| k.key),
-                    }),
-                    None,
-                )
-            }
+            Some(theirs) => (
+                LegSecurity::Sdes(sdes_keys(theirs, first_key(local_sdes))),
+                None,
+            ),
         };
-        Ok(LegPlan {
-            local: alloc.meta_side,
-            remote_rtp: self.doc.remote_rtp()?,
-            remote_rtcp: self.doc.remote_rtcp(mux)?,
-            rtcp_mux: mux,
+        self.doc.leg(
+            alloc.meta_side,
+            view.rtcp_mux(),
             security,
             ice,
-            payload: self.codecs.payload(),
+            self.codecs.payload(),
             direction,
-            mid: self.doc.mid(),
-        })
+        )
+    }
+
+    /// The PBX's leg as far as its offer tells, with `local` as our key on an SDES leg.
+    fn pbx_leg(
+        &self,
+        alloc: &MediaAllocation,
+        cfg: &MapConfig,
+        local: Option<Crypto>,
+        direction: Direction,
+    ) -> Result<LegPlan> {
+        let security = match self.chosen_crypto(pbx_suites(cfg))? {
+            None => LegSecurity::Rtp,
+            Some(theirs) => LegSecurity::Sdes(sdes_keys(theirs, first_key(local))),
+        };
+        let mux = self.doc.view().rtcp_mux();
+        self.doc.leg(
+            alloc.pbx_side,
+            mux,
+            security,
+            None,
+            self.codecs.payload(),
+            direction,
+        )
+    }
+}
+
+/// The suites we accept from the PBX, if the configuration limits them.
+fn pbx_suites(cfg: &MapConfig) -> Option<&[CryptoSuite]> {
+    match &cfg.pbx_media {
+        PbxMedia::Sdes(list) if !list.is_empty() => Some(list.as_slice()),
+        _ => None,
     }
 }
 
@@ -862,7 +968,7 @@ pub fn meta_offer_to_pbx(
     alloc: &MediaAllocation,
     cfg: &MapConfig,
 ) -> Result<Mapped> {
-    let meta = MetaOffer::parse(meta_offer)?;
+    let meta = Offer::from_meta(meta_offer)?;
     let pbx_addr = alloc.check_pbx()?;
     // Check what the answer will need now, so a bad allocation fails before the PBX is called.
     let dtls = meta.kind == Kind::Dtls;
@@ -913,7 +1019,7 @@ pub fn meta_offer_to_pbx(
         w.crypto(cr);
     }
 
-    let meta_leg = meta.leg(alloc, None, dir.answer_limit())?;
+    let meta_leg = meta.meta_leg(alloc, None, dir.answer_limit())?;
     let pbx = LegPlan {
         local: alloc.pbx_side,
         remote_rtp: None,
@@ -962,14 +1068,8 @@ fn pbx_leg_from_answer(
     let security = match (our_kind, kind) {
         (Kind::Rtp, Kind::Rtp) => LegSecurity::Rtp,
         (Kind::Sdes, Kind::Sdes) => {
-            let offered: Vec<Crypto> = ours
-                .view()
-                .cryptos()
-                .into_iter()
-                .filter_map(|c| c.ok())
-                .collect();
-            let (theirs, local) = answered_crypto(&view, &offered)?;
-            LegSecurity::Sdes(sdes_from_offer_answer(theirs, local))
+            let (theirs, local) = answered_crypto(&view, &our_cryptos(&ours))?;
+            LegSecurity::Sdes(sdes_keys(theirs, Some(local)))
         }
         _ => {
             return Err(Error::Unsupported(format!(
@@ -980,19 +1080,21 @@ fn pbx_leg_from_answer(
         }
     };
     let codecs = ans.codecs("opus in the PBX's answer")?;
+    // Multiplexed only if we offered it and the PBX accepted it (RFC 5761 5.1.1).
     let mux = view.rtcp_mux() && ours.view().rtcp_mux();
-    let dir_theirs = view.direction();
-    let leg = LegPlan {
-        local: alloc.pbx_side,
-        remote_rtp: ans.remote_rtp()?,
-        remote_rtcp: ans.remote_rtcp(mux)?,
-        rtcp_mux: mux,
+    let direction = ours
+        .view()
+        .direction()
+        .intersect(view.direction().answer_limit());
+    let mut leg = ans.leg(
+        alloc.pbx_side,
+        mux,
         security,
-        ice: None,
-        payload: codecs.payload(),
-        direction: ours.view().direction().intersect(dir_theirs.answer_limit()),
-        mid: None,
-    };
+        None,
+        codecs.payload(),
+        direction,
+    )?;
+    leg.mid = None;
     Ok((leg, ans, codecs))
 }
 
@@ -1013,7 +1115,7 @@ pub fn pbx_answer_to_meta(
     cfg: &MapConfig,
 ) -> Result<Mapped> {
     let _ = cfg;
-    let meta = MetaOffer::parse(meta_offer)?;
+    let meta = Offer::from_meta(meta_offer)?;
     let (pbx, ans, pbx_codecs) = pbx_leg_from_answer(pbx_offer, pbx_answer, alloc)?;
     let dtls = meta.kind == Kind::Dtls;
     let cands = alloc.check_meta(dtls)?;
@@ -1089,7 +1191,7 @@ pub fn pbx_answer_to_meta(
         );
     }
 
-    let mut meta_leg = meta.leg(alloc, local_crypto, dir)?;
+    let mut meta_leg = meta.meta_leg(alloc, local_crypto, dir)?;
     meta_leg.payload.telephone_event = te;
     log::debug!("sdp: mapped PBX answer to Meta answer ({:?})", meta.kind);
     Ok(Mapped {
@@ -1100,71 +1202,6 @@ pub fn pbx_answer_to_meta(
             answered: true,
         },
     })
-}
-
-/// The PBX's offer, as far as mapping needs it.
-struct PbxOffer {
-    doc: Doc,
-    kind: Kind,
-    codecs: Codecs,
-}
-
-impl PbxOffer {
-    fn parse(text: &str) -> Result<PbxOffer> {
-        let doc = Doc::parse(text, "audio section in the PBX's offer")?;
-        let kind = doc.kind()?;
-        if kind == Kind::Dtls {
-            return Err(Error::Unsupported("DTLS-SRTP from the PBX".to_owned()));
-        }
-        let codecs = doc.codecs("opus in the PBX's offer (Meta speaks only opus)")?;
-        Ok(PbxOffer { doc, kind, codecs })
-    }
-
-    fn chosen_crypto(&self, cfg: &MapConfig) -> Result<Option<Crypto>> {
-        if self.kind != Kind::Sdes {
-            return Ok(None);
-        }
-        let allowed = match &cfg.pbx_media {
-            PbxMedia::Sdes(list) if !list.is_empty() => Some(list.as_slice()),
-            _ => None,
-        };
-        choose_crypto(&self.doc.view(), allowed).map(Some)
-    }
-
-    fn leg(
-        &self,
-        alloc: &MediaAllocation,
-        cfg: &MapConfig,
-        local: Option<Crypto>,
-        direction: Direction,
-    ) -> Result<LegPlan> {
-        let view = self.doc.view();
-        let mux = view.rtcp_mux();
-        let security = match self.chosen_crypto(cfg)? {
-            None => LegSecurity::Rtp,
-            Some(theirs) => {
-                let kp = theirs.keys.into_iter().next();
-                LegSecurity::Sdes(SdesKeys {
-                    suite: theirs.suite,
-                    tag: theirs.tag,
-                    local: local.and_then(|c| c.keys.into_iter().next()).map(|k| k.key),
-                    remote_mki: kp.as_ref().and_then(|k| k.mki),
-                    remote: kp.map(|k| k.key),
-                })
-            }
-        };
-        Ok(LegPlan {
-            local: alloc.pbx_side,
-            remote_rtp: self.doc.remote_rtp()?,
-            remote_rtcp: self.doc.remote_rtcp(mux)?,
-            rtcp_mux: mux,
-            security,
-            ice: None,
-            payload: self.codecs.payload(),
-            direction,
-            mid: self.doc.mid(),
-        })
-    }
 }
 
 /// Maps the PBX's offer (business-initiated call; SDES `RTP/SAVP` or plain `RTP/AVP`) to an offer for Meta per
@@ -1180,7 +1217,7 @@ pub fn pbx_offer_to_meta(
     alloc: &MediaAllocation,
     cfg: &MapConfig,
 ) -> Result<Mapped> {
-    let pbx = PbxOffer::parse(pbx_offer)?;
+    let pbx = Offer::from_pbx(pbx_offer)?;
     let dtls = cfg.meta_media == MetaMedia::Dtls;
     let cands = alloc.check_meta(dtls)?;
     let fp = if dtls {
@@ -1189,7 +1226,7 @@ pub fn pbx_offer_to_meta(
         String::new()
     };
     // Validate the PBX's crypto now so a bad offer fails before anything is sent to Meta.
-    pbx.chosen_crypto(cfg)?;
+    pbx.chosen_crypto(pbx_suites(cfg))?;
     let c = &pbx.codecs;
     let dir = pbx.doc.view().direction();
     let ip = cands[0].ip();
@@ -1269,7 +1306,7 @@ pub fn pbx_offer_to_meta(
         direction: dir,
         mid: dtls.then(|| mid.to_owned()),
     };
-    let pbx_leg = pbx.leg(alloc, cfg, None, dir.answer_limit())?;
+    let pbx_leg = pbx.pbx_leg(alloc, cfg, None, dir.answer_limit())?;
     log::debug!(
         "sdp: mapped PBX offer ({:?}) to Meta offer ({proto})",
         pbx.kind
@@ -1299,7 +1336,7 @@ pub fn meta_answer_to_pbx(
     alloc: &MediaAllocation,
     cfg: &MapConfig,
 ) -> Result<Mapped> {
-    let pbx = PbxOffer::parse(pbx_offer)?;
+    let pbx = Offer::from_pbx(pbx_offer)?;
     let ours = Doc::parse(meta_offer, "audio section in our Meta offer")?;
     let ans = Doc::parse(meta_answer, "accepted audio section in Meta's answer")?;
     let pbx_addr = alloc.check_pbx()?;
@@ -1307,8 +1344,6 @@ pub fn meta_answer_to_pbx(
     let kind = ans.kind()?;
     let view = ans.view();
     let meta_codecs = ans.codecs("opus in Meta's answer")?;
-    let mux = view.rtcp_mux();
-
     let (security, ice) = match (our_kind, kind) {
         (Kind::Dtls, Kind::Dtls) => {
             let role = match view.setup()? {
@@ -1321,42 +1356,24 @@ pub fn meta_answer_to_pbx(
                     )));
                 }
             };
-            let (ru, rp, rc) = remote_ice(&view);
-            if ru.is_none() || rp.is_none() {
-                return Err(Error::Missing("ICE credentials in Meta's answer"));
-            }
-            let lite = view.ice_lite();
             let iv = ours.view();
-            (
-                LegSecurity::Dtls(DtlsParams {
-                    remote_fingerprint: Some(remote_fingerprint(&view)?),
-                    role: Some(role),
-                }),
-                Some(IceParams {
-                    local_ufrag: iv.ice_ufrag().unwrap_or_default().to_owned(),
-                    local_pwd: iv.ice_pwd().unwrap_or_default().to_owned(),
-                    local_candidates: alloc.meta_candidates(),
-                    remote_ufrag: ru,
-                    remote_pwd: rp,
-                    remote_candidates: rc,
-                    remote_lite: lite,
-                    // We offered, so we control (RFC 8445 6.1.1), and must against a lite peer anyway.
-                    controlling: true,
-                }),
-            )
+            let local = (
+                iv.ice_ufrag().unwrap_or_default(),
+                iv.ice_pwd().unwrap_or_default(),
+                alloc.meta_candidates(),
+            );
+            // We offered, so we control (RFC 8445 6.1.1), as we must against a lite peer anyway.
+            dtls_ice(
+                &view,
+                role,
+                local,
+                Some(true),
+                "ICE credentials in Meta's answer",
+            )?
         }
         (Kind::Sdes, Kind::Sdes) => {
-            let offered: Vec<Crypto> = ours
-                .view()
-                .cryptos()
-                .into_iter()
-                .filter_map(|c| c.ok())
-                .collect();
-            let (theirs, local) = answered_crypto(&view, &offered)?;
-            (
-                LegSecurity::Sdes(sdes_from_offer_answer(theirs, local)),
-                None,
-            )
+            let (theirs, local) = answered_crypto(&view, &our_cryptos(&ours))?;
+            (LegSecurity::Sdes(sdes_keys(theirs, Some(local))), None)
         }
         _ => {
             return Err(Error::Unsupported(format!(
@@ -1367,23 +1384,21 @@ pub fn meta_answer_to_pbx(
         }
     };
     let meta_dir = view.direction();
-    let meta_leg = LegPlan {
-        local: alloc.meta_side,
-        remote_rtp: ans.remote_rtp()?,
-        remote_rtcp: ans.remote_rtcp(mux)?,
-        rtcp_mux: mux,
+    let direction = ours.view().direction().intersect(meta_dir.answer_limit());
+    let meta_leg = ans.leg(
+        alloc.meta_side,
+        view.rtcp_mux(),
         security,
         ice,
-        payload: meta_codecs.payload(),
-        direction: ours.view().direction().intersect(meta_dir.answer_limit()),
-        mid: ans.mid(),
-    };
+        meta_codecs.payload(),
+        direction,
+    )?;
 
     // Toward the PBX: its own numbering; telephone-event only if Meta kept it.
     let c = &pbx.codecs;
     let te = c.te.filter(|_| meta_codecs.te.is_some());
     let dir = meta_dir.intersect(pbx.doc.view().direction().answer_limit());
-    let local_crypto = match pbx.chosen_crypto(cfg)? {
+    let local_crypto = match pbx.chosen_crypto(pbx_suites(cfg))? {
         Some(theirs) => Some(Crypto::generate(theirs.tag, theirs.suite)?),
         None => None,
     };
@@ -1437,7 +1452,7 @@ pub fn meta_answer_to_pbx(
         }
     }
 
-    let mut pbx_leg = pbx.leg(alloc, cfg, local_crypto, dir)?;
+    let mut pbx_leg = pbx.pbx_leg(alloc, cfg, local_crypto, dir)?;
     pbx_leg.payload.telephone_event = te;
     log::debug!(
         "sdp: mapped Meta answer ({kind:?}) to PBX answer ({})",

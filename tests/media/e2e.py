@@ -134,17 +134,20 @@ def tone_ok(work, name, freq, label, want=True):
 
 
 def start_call(args, ctl, name, meta_mode, pbx_mode, duration=6, meta_extra=(), pbx_extra=(), wrong_fp=False,
-               family="ipv4"):
+               family="ipv4", meta_bind=None):
     """Meta-like peer <-> relay <-> meta-peer as PBX (sdes or rtp); returns what finish_call needs."""
     call = f"{name}-{random.randrange(1 << 30)}"
     alloc = ctl.req(cmd="allocate", call_id=call, meta={"transport": meta_mode, "family": family},
                     pbx={"transport": pbx_mode})
-    bind = "[::1]:0" if family == "ipv6" else "127.0.0.1:0"
+    bind = meta_bind or ("[::1]:0" if family == "ipv6" else "127.0.0.1:0")
     mp, minfo, mremote = meta_peer(args.bin, args.work, f"{name}-meta", meta_mode, 1000, duration, bind, meta_extra)
     pp, pinfo, premote = meta_peer(args.bin, args.work, f"{name}-pbx", pbx_mode, 440, duration, "127.0.0.1:0",
                                    ("--no-wait-maiden", *pbx_extra))
     ma, pa = alloc["meta"], alloc["pbx"]
-    write_json(mremote, {"addr": ma["addrs"][0], "fingerprint": ma.get("fingerprint"), "sdes": ma.get("sdes")})
+    # The address of the relay's Meta leg in the peer's family (a dual leg has one socket per family).
+    v6 = bind.startswith("[")
+    maddr = next((a for a in ma["addrs"] if a.startswith("[") == v6), ma["addrs"][0])
+    write_json(mremote, {"addr": maddr, "fingerprint": ma.get("fingerprint"), "sdes": ma.get("sdes")})
     write_json(premote, {"addr": pa["addrs"][0], "sdes": pa.get("sdes")})
     mleg = remote_leg_from_peer(minfo, meta_mode)
     if wrong_fp:
@@ -330,6 +333,28 @@ def baresip_meta(args, ctl, name, sip_port, duration=8, setup="active"):
     tone_ok(args.work, f"{name}-pbx", 1000, f"{name}: baresip tone (1000 Hz) heard on PBX side")
 
 
+def crash_scenario(args, relay):
+    """The relay process dies mid-call (kill -9): the host's control requests fail fast with an error instead of
+    hanging, and a restarted relay on the same socket serves new calls with audio."""
+    ctl = Control(relay.path)
+    call = f"crash-{random.randrange(1 << 30)}"
+    ctl.req(cmd="allocate", call_id=call, meta={"transport": "sdes"}, pbx={"transport": "rtp"})
+    relay.p.kill()
+    relay.p.wait()
+    t0 = time.time()
+    try:
+        ctl.req(cmd="stats", call_id=call)
+        err = None
+    except Exception as e:  # noqa: BLE001
+        err = e
+    check("crash: request to a dead relay fails fast", err is not None and time.time() - t0 < 5.5,
+          f"{type(err).__name__}: {err} after {time.time() - t0:.2f}s")
+    relay.__init__(args.bin, args.work)
+    ctl2 = Control(relay.path)
+    check("crash: restarted relay answers", ctl2.req(cmd="ping").get("calls") == 0)
+    peer_to_peer(args, ctl2, "after-restart", "sdes", "rtp", duration=4)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -360,6 +385,8 @@ def main():
             "dtls-sdes": lambda: peer_to_peer(args, ctl, "dtls-sdes", "dtls", "sdes"),
             "dtls-rtp": lambda: peer_to_peer(args, ctl, "dtls-rtp", "dtls", "rtp"),
             "dtls-sdes-v6": lambda: peer_to_peer(args, ctl, "dtls-sdes-v6", "dtls", "sdes", family="ipv6"),
+            "dtls-dual-v6": lambda: peer_to_peer(args, ctl, "dtls-dual-v6", "dtls", "sdes", family="dual",
+                                                 meta_bind="[::1]:0"),
             "dtls-wrong-fp": lambda: peer_to_peer(args, ctl, "dtls-wrong-fp", "dtls", "sdes", duration=4,
                                                   expect_media=False, wrong_fp=True),
             "attack": lambda: attack_scenario(args, ctl),
@@ -377,6 +404,11 @@ def main():
                 check(f"{name}: ran", False, repr(e))
         if relay:
             check("relay still running after all scenarios", relay.p.poll() is None)
+            if not args.netns and (not args.only or "crash" in args.only):
+                try:
+                    crash_scenario(args, relay)
+                except Exception as e:  # noqa: BLE001
+                    check("crash: ran", False, repr(e))
     finally:
         if relay:
             relay.stop()

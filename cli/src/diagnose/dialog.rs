@@ -37,29 +37,10 @@ pub(super) fn check_remote_target(call: &Call<'_>, m: &Message, ctx: &mut Ctx<'_
 
 /// Record-Route consistency inside each dialog and ACKs for 2xx.
 pub(super) fn check_dialog_routes(call: &Call<'_>, ctx: &mut Ctx<'_>) {
-    let Some(invite) = call
-        .msgs
-        .iter()
-        .find(|m| m.method() == Some("INVITE") && m.to_tag().is_none())
-    else {
+    let Some(invite) = call.initial_invite() else {
         return;
     };
-    // 2xx answers to an initial INVITE (the authenticated retry has another CSeq); re-INVITE answers do not count.
-    let initial_cseqs: Vec<u32> = call
-        .msgs
-        .iter()
-        .filter(|m| m.method() == Some("INVITE") && m.to_tag().is_none())
-        .filter_map(|m| m.cseq().map(|c| c.0))
-        .collect();
-    let oks: Vec<&Message> = call
-        .msgs
-        .iter()
-        .filter(|m| {
-            m.cseq_method() == "INVITE" && m.code().is_some_and(|c| (200..300).contains(&c))
-        })
-        .filter(|m| m.cseq().is_some_and(|c| initial_cseqs.contains(&c.0)))
-        .copied()
-        .collect();
+    let oks = call.answers();
     let rr = |m: &Message| {
         m.header_all("record-route")
             .into_iter()
@@ -229,10 +210,7 @@ pub(super) fn check_dialog_routes(call: &Call<'_>, ctx: &mut Ctx<'_>) {
 
 /// Calls that end ~20 s or ~32 s after answer point at media (maiden packet) or a lost ACK.
 pub(super) fn check_timing(call: &Call<'_>, ctx: &mut Ctx<'_>) {
-    let answered = call
-        .msgs
-        .iter()
-        .find(|m| m.cseq_method() == "INVITE" && m.code().is_some_and(|c| (200..300).contains(&c)));
+    let answered = call.answers().into_iter().next();
     for bye in call.msgs.iter().filter(|m| m.method() == Some("BYE")) {
         let header = bye
             .header("x-wa-meta-call-duration")

@@ -12,6 +12,10 @@ pub(super) struct SdpFacts {
     pub(super) setup: Option<String>,
     pub(super) fingerprint: bool,
     pub(super) crypto: bool,
+    /// Suite names of the a=crypto lines (masked lines give none).
+    pub(super) crypto_suites: Vec<String>,
+    /// Hash names of the a=fingerprint lines, lower case.
+    pub(super) fingerprint_hashes: Vec<String>,
     pub(super) ice_ufrag: bool,
     pub(super) candidates: usize,
     pub(super) opus: bool,
@@ -41,6 +45,24 @@ pub(super) fn sdp_facts(body: &str) -> SdpFacts {
         .or_else(|| sdp.attribute("setup"))
         .map(|v| v.trim().to_ascii_lowercase());
     f.crypto = audio.media.has_attribute("crypto");
+    f.crypto_suites = audio
+        .media
+        .attribute_values("crypto")
+        .filter_map(|v| v.split_whitespace().nth(1))
+        .map(str::to_string)
+        .collect();
+    f.fingerprint_hashes = audio
+        .media
+        .attribute_values("fingerprint")
+        .chain(
+            sdp.attributes()
+                .filter(|a| a.name == "fingerprint")
+                .filter_map(|a| a.value),
+        )
+        .filter_map(|v| v.split_whitespace().next())
+        .filter(|h| !h.starts_with('*'))
+        .map(str::to_ascii_lowercase)
+        .collect();
     f.ice_ufrag = audio.ice_ufrag().is_some() && audio.ice_pwd().is_some();
     f.candidates = audio.candidates().len();
     f.opus = audio.media.rtpmaps().flatten().any(|r| r.is_opus());
@@ -52,23 +74,13 @@ pub(super) fn check_media(call: &Call<'_>, ctx: &mut Ctx<'_>) {
     if ctx.media.is_empty() {
         return;
     }
-    let Some(invite) = call
-        .msgs
-        .iter()
-        .find(|m| m.method() == Some("INVITE") && m.to_tag().is_none())
+    let (Some(invite), Some(ok)) = (call.initial_invite(), call.answers().into_iter().next())
     else {
         return;
     };
-    let Some(ok) = call.msgs.iter().find(|m| {
-        m.cseq_method() == "INVITE"
-            && m.code().is_some_and(|c| (200..300).contains(&c))
-            && m.index > invite.index
-    }) else {
-        return;
-    };
     let meta_sdp = match call.caller_is_business {
-        Some(false) => *invite,
-        Some(true) => *ok,
+        Some(false) => invite,
+        Some(true) => ok,
         None => return,
     };
     let Ok(sdp) = wacall::sdp::Sdp::parse(&meta_sdp.body) else {
@@ -281,6 +293,20 @@ pub(super) fn check_our_sdp(
     }
     match profile.as_str() {
         "UDP/TLS/RTP/SAVPF" | "UDP/TLS/RTP/SAVP" => {
+            if let Some(h) = f
+                .fingerprint_hashes
+                .iter()
+                .find(|h| !matches!(h.as_str(), "sha-256" | "sha-384" | "sha-512"))
+            {
+                ctx.add(
+                    Severity::Warning,
+                    m,
+                    "dtls-fingerprint-hash",
+                    format!("a=fingerprint uses {h} in {what}"),
+                    "WebRTC peers such as Meta expect SHA-256 fingerprints (RFC 8122 deprecates SHA-1 and MD5)",
+                    "publish a=fingerprint:sha-256 of the DTLS certificate",
+                );
+            }
             if !f.fingerprint {
                 ctx.add(Severity::Error, m, "dtls-fingerprint", format!("DTLS profile without a=fingerprint in {what}"), "Meta cannot authenticate the DTLS handshake without the certificate fingerprint", "add a=fingerprint:sha-256 of the DTLS certificate");
             }
@@ -321,6 +347,26 @@ pub(super) fn check_our_sdp(
                     "include a=ice-ufrag, a=ice-pwd and host (or relay) candidates, and run ICE as controlling agent",
                 );
             }
+        }
+        "RTP/SAVP" | "RTP/SAVPF"
+            if f.crypto
+                && !f.crypto_suites.is_empty()
+                && !f
+                    .crypto_suites
+                    .iter()
+                    .any(|c| c == "AES_CM_128_HMAC_SHA1_80") =>
+        {
+            ctx.add(
+                Severity::Error,
+                m,
+                "sdes-suite",
+                format!(
+                    "{what} offers only {} in a=crypto",
+                    f.crypto_suites.join(", ")
+                ),
+                "Meta's SDES mode uses AES_CM_128_HMAC_SHA1_80",
+                "include a=crypto with AES_CM_128_HMAC_SHA1_80 (first)",
+            );
         }
         "RTP/SAVP" | "RTP/SAVPF" if !f.crypto => {
             ctx.add(

@@ -133,6 +133,33 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// The first INVITE without a To tag: the one that set up the call.
+    fn initial_invite(&self) -> Option<&'a Message> {
+        self.msgs
+            .iter()
+            .find(|m| m.method() == Some("INVITE") && m.to_tag().is_none())
+            .copied()
+    }
+
+    /// The 2xx answers to initial INVITEs (the authenticated retry has another CSeq); re-INVITE answers do not
+    /// count.
+    fn answers(&self) -> Vec<&'a Message> {
+        let initial: Vec<u32> = self
+            .msgs
+            .iter()
+            .filter(|m| m.method() == Some("INVITE") && m.to_tag().is_none())
+            .filter_map(|m| m.cseq().map(|c| c.0))
+            .collect();
+        self.msgs
+            .iter()
+            .filter(|m| {
+                m.cseq_method() == "INVITE" && m.code().is_some_and(|c| (200..300).contains(&c))
+            })
+            .filter(|m| m.cseq().is_some_and(|c| initial.contains(&c.0)))
+            .copied()
+            .collect()
+    }
+
     /// Whether the side that sent the request (for a response: the request it answers) is the business.
     fn requester_is_business(&self, m: &Message) -> Option<bool> {
         if let (Some(ct), Some(cb), Some(ft)) =
@@ -444,6 +471,29 @@ fn check_business_request(
         }
         if to_meta {
             check_from_domain(m, ctx);
+            // Meta compares the To URI with the digest uri, which must be the R-URI: keep them on one target.
+            let to = m.header("to").and_then(|t| uri_parts(header_uri(t)));
+            if let (Some(u), Some(t)) = (&rparts, &to) {
+                let ru = u.user.as_deref().map(user_number);
+                let tu = t.user.as_deref().map(user_number);
+                if ru != tu || u.host != t.host {
+                    ctx.add(
+                        Severity::Warning,
+                        m,
+                        "to-uri",
+                        format!(
+                            "To URI {}@{} differs from the Request-URI {}@{}",
+                            tu.unwrap_or(""),
+                            t.host,
+                            ru.unwrap_or(""),
+                            u.host
+                        ),
+                        "Meta checks the digest uri (the Request-URI) against the To URI and has answered 403 'Proxy \
+                         auth uri does not match SIP \"to\" uri'",
+                        "send the same +E.164 user and host wa.meta.vc in To and Request-URI",
+                    );
+                }
+            }
         }
     }
 

@@ -6,7 +6,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::proto::{Allocation, LegConfig, RemoteLeg, Reply, Request, MAX_MESSAGE};
+use super::proto::{Allocation, LegConfig, RemoteLeg, Reply, Request, SdesKey, Side, MAX_MESSAGE};
 use crate::relay::stats::{CallStats, TotalStats};
 use crate::relay::Error;
 
@@ -146,6 +146,21 @@ impl Client {
                 call_id: call_id.into(),
                 meta,
                 pbx,
+            },
+            |r| match r {
+                Reply::Updated { .. } => Some(()),
+                _ => None,
+            },
+        )
+    }
+
+    /// Makes the relay send with `key` on leg `side` (an SDES key SDP mapping wrote into our `a=crypto`).
+    pub fn set_local_sdes(&mut self, call_id: &str, side: Side, key: SdesKey) -> Result<(), Error> {
+        self.expect(
+            &Request::SetLocalSdes {
+                call_id: call_id.into(),
+                side,
+                key,
             },
             |r| match r {
                 Reply::Updated { .. } => Some(()),

@@ -1,5 +1,35 @@
 //! The relay's control channel: JSON lines over a Unix stream socket, a server that turns requests into driver
 //! calls, and a blocking `Client` for host processes (Kamailio SIP workers, FreeSWITCH threads).
+//!
+//! # Protocol (version 1)
+//! One request per line, one reply line per request, in order, on a connection a host keeps open. Lines are at
+//! most 64 KiB ([`proto::MAX_MESSAGE`]); a longer line gets an error reply and the connection is closed. A line
+//! that is not a valid request gets `{"reply":"error","code":"bad_request",...}` and the connection stays usable.
+//! ```text
+//! -> {"cmd":"ping"}
+//! <- {"reply":"pong","version":1,"calls":0}
+//! -> {"cmd":"allocate","call_id":"c1","meta":{"transport":"dtls","family":"dual"},"pbx":{"transport":"sdes"}}
+//! <- {"reply":"allocated","call_id":"c1",
+//!     "meta":{"addrs":["127.0.0.1:41000","[::1]:41001"],"ice_ufrag":"..","ice_pwd":"..","fingerprint":"sha-256 AB:.."},
+//!     "pbx":{"addrs":["127.0.0.1:41002"],"sdes":{"suite":"AES_CM_128_HMAC_SHA1_80","key":"base64 key||salt"}}}
+//! -> {"cmd":"update","call_id":"c1",
+//!     "meta":{"addr":"157.240.19.130:3480","ice_ufrag":"..","ice_pwd":"..","ice_lite":true,
+//!             "candidates":[{"addr":"157.240.19.130:3480","priority":2130706431}],"fingerprint":"sha-256 ..",
+//!             "audio_pt":111,"dtmf_pt":126},
+//!     "pbx":{"addr":"10.0.0.5:20000","sdes":{"suite":"AES_CM_128_HMAC_SHA1_80","key":".."},"audio_pt":96}}
+//! <- {"reply":"updated","call_id":"c1"}
+//! -> {"cmd":"set_local_sdes","call_id":"c1","side":"pbx","key":{"suite":"AES_CM_128_HMAC_SHA1_80","key":".."}}
+//! <- {"reply":"updated","call_id":"c1"}      (when the SDP mapper, not the relay, chose our SDES key)
+//! -> {"cmd":"stats","call_id":"c1"}        (or {"cmd":"stats"} for totals and every call)
+//! <- {"reply":"call_stats","call_id":"c1","state":"active","age_ms":5230,"meta":{...LegStats},"pbx":{...}}
+//! -> {"cmd":"delete","call_id":"c1"}
+//! <- {"reply":"deleted",...final CallStats}
+//! <- {"reply":"error","code":"not_found|exists|no_resources|rejected|bad_request|internal","message":".."}
+//! ```
+//! `update` may be sent more than once (after the offer, then after the answer) with one or both legs.
+//! [`crate::relay::plan`] turns SDP mapping's `CallPlan` into these legs and the allocation into the mapper's
+//! `MediaAllocation`. The relay frees a call by itself when it ended (no media, DTLS/ICE failure) or was never
+//! updated, after `linger_secs`, so a host that crashed does not leak ports.
 
 pub mod client;
 pub mod proto;
@@ -34,6 +64,12 @@ pub fn dispatch(driver: &Driver, req: Request) -> Reply {
             Ok(()) => Reply::Updated { call_id },
             Err(e) => e.into(),
         },
+        Request::SetLocalSdes { call_id, side, key } => {
+            match driver.set_local_sdes(&call_id, side, key) {
+                Ok(()) => Reply::Updated { call_id },
+                Err(e) => e.into(),
+            }
+        }
         Request::Delete { call_id } => match driver.delete(&call_id) {
             Ok(s) => Reply::Deleted(s),
             Err(e) => e.into(),
@@ -88,8 +124,8 @@ fn read_line(r: &mut BufReader<UnixStream>, buf: &mut Vec<u8>) -> std::io::Resul
 }
 
 fn serve_connection(driver: &Driver, stream: UnixStream) {
-    // A host that stops talking mid-line must not pin a thread forever.
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(300)));
+    // No read timeout: host processes keep one idle connection each for their whole life (bounded by
+    // MAX_CONNECTIONS). A host that stops reading replies must not block the relay, hence the write timeout.
     let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
     let Ok(mut w) = stream.try_clone() else {
         return;

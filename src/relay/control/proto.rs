@@ -219,6 +219,13 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pbx: Option<RemoteLeg>,
     },
+    /// The key we send with on an SDES leg, when SDP mapping chose it (it writes fresh keys into our
+    /// `a=crypto`): replaces the one the relay generated at allocation. Send it before media flows on that leg.
+    SetLocalSdes {
+        call_id: String,
+        side: Side,
+        key: SdesKey,
+    },
     Delete {
         call_id: String,
     },

@@ -207,96 +207,93 @@ fn main() {
 
     while start.elapsed() < duration {
         if let Ok((n, from)) = sock.recv_from(&mut buf) {
-            {
-                let data = &mut buf[..n];
-                match data[0] {
-                    0..=3 => {
-                        *c.entry("stun_in").or_default() += 1;
-                        match stun::answer(data, from, &ufrag, &pwd) {
-                            Some(chk) => {
-                                *c.entry("stun_ok").or_default() += 1;
-                                let _ = sock.send_to(&chk.response, from);
-                                if chk.use_candidate {
-                                    if peer != Some(from) {
-                                        eprintln!(
-                                            "meta-peer: nominated {from} at {} ms",
-                                            ms(Instant::now())
-                                        );
-                                    }
-                                    peer = Some(from);
-                                    *c.entry("nominations").or_default() += 1;
+            let data = &mut buf[..n];
+            match data[0] {
+                0..=3 => {
+                    *c.entry("stun_in").or_default() += 1;
+                    match stun::answer(data, from, &ufrag, &pwd) {
+                        Some(chk) => {
+                            *c.entry("stun_ok").or_default() += 1;
+                            let _ = sock.send_to(&chk.response, from);
+                            if chk.use_candidate {
+                                if peer != Some(from) {
+                                    eprintln!(
+                                        "meta-peer: nominated {from} at {} ms",
+                                        ms(Instant::now())
+                                    );
                                 }
-                            }
-                            None => *c.entry("stun_bad").or_default() += 1,
-                        }
-                    }
-                    20..=63 => {
-                        *c.entry("dtls_in").or_default() += 1;
-                        if let Some(d) = dtls_srv.as_mut() {
-                            for o in d.input(data) {
-                                let _ = sock.send_to(&o, from);
-                            }
-                            match &d.state {
-                                dtls::State::Done(_) if tx_srtp.is_none() => {
-                                    if let Some((l, r)) = d.keys() {
-                                        tx_srtp =
-                                            Some(srtp::Session::new(&l, false).expect("srtp"));
-                                        rx_srtp = Some(srtp::Session::new(&r, true).expect("srtp"));
-                                        dtls_state = "connected".into();
-                                        eprintln!(
-                                            "meta-peer: DTLS connected at {} ms",
-                                            ms(Instant::now())
-                                        );
-                                        peer.get_or_insert(from);
-                                    }
-                                }
-                                dtls::State::Failed(e) if !dtls_state.starts_with("failed") => {
-                                    dtls_state = format!("failed: {e}");
-                                    eprintln!("meta-peer: DTLS failed: {e}");
-                                }
-                                _ => {}
+                                peer = Some(from);
+                                *c.entry("nominations").or_default() += 1;
                             }
                         }
+                        None => *c.entry("stun_bad").or_default() += 1,
                     }
-                    128..=191 if n >= 12 => {
-                        let rtcp = (64..=95).contains(&(data[1] & 0x7f));
-                        let len = if plain {
-                            Ok(n)
-                        } else if let Some(s) = rx_srtp.as_mut() {
-                            s.unprotect(data, rtcp)
-                        } else {
-                            *c.entry("before_keys").or_default() += 1;
-                            continue;
-                        };
-                        match len {
-                            Ok(len) => {
-                                if plain && peer.is_none() {
-                                    peer = Some(from);
-                                }
-                                if rtcp {
-                                    *c.entry("rtcp_in").or_default() += 1;
-                                } else {
-                                    *c.entry("rtp_in").or_default() += 1;
-                                    first_rx.get_or_insert(ms(Instant::now()));
-                                    received_from_peer = true;
-                                    if sdes_or_rtp_latch(&mode) && peer.is_none() {
-                                        peer = Some(from);
-                                    }
-                                    let payload = &data[12 + 4 * (data[0] & 0x0f) as usize..len];
-                                    if (data[1] & 0x7f) == pt && !payload.is_empty() {
-                                        if let Some(k) = dec.decode(payload, &mut pcm) {
-                                            recorded.extend_from_slice(&pcm[..k]);
-                                        }
-                                    }
-                                }
-                            }
-                            Err(srtp::Fail::Auth) => *c.entry("auth_failures").or_default() += 1,
-                            Err(srtp::Fail::Replay) => *c.entry("replays").or_default() += 1,
-                            Err(_) => *c.entry("srtp_errors").or_default() += 1,
-                        }
-                    }
-                    _ => *c.entry("garbage").or_default() += 1,
                 }
+                20..=63 => {
+                    *c.entry("dtls_in").or_default() += 1;
+                    if let Some(d) = dtls_srv.as_mut() {
+                        for o in d.input(data) {
+                            let _ = sock.send_to(&o, from);
+                        }
+                        match &d.state {
+                            dtls::State::Done(_) if tx_srtp.is_none() => {
+                                if let Some((l, r)) = d.keys() {
+                                    tx_srtp = Some(srtp::Session::new(&l, false).expect("srtp"));
+                                    rx_srtp = Some(srtp::Session::new(&r, true).expect("srtp"));
+                                    dtls_state = "connected".into();
+                                    eprintln!(
+                                        "meta-peer: DTLS connected at {} ms",
+                                        ms(Instant::now())
+                                    );
+                                    peer.get_or_insert(from);
+                                }
+                            }
+                            dtls::State::Failed(e) if !dtls_state.starts_with("failed") => {
+                                dtls_state = format!("failed: {e}");
+                                eprintln!("meta-peer: DTLS failed: {e}");
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                128..=191 if n >= 12 => {
+                    let rtcp = (64..=95).contains(&(data[1] & 0x7f));
+                    let len = if plain {
+                        Ok(n)
+                    } else if let Some(s) = rx_srtp.as_mut() {
+                        s.unprotect(data, rtcp)
+                    } else {
+                        *c.entry("before_keys").or_default() += 1;
+                        continue;
+                    };
+                    match len {
+                        Ok(len) => {
+                            if plain && peer.is_none() {
+                                peer = Some(from);
+                            }
+                            if rtcp {
+                                *c.entry("rtcp_in").or_default() += 1;
+                            } else {
+                                *c.entry("rtp_in").or_default() += 1;
+                                first_rx.get_or_insert(ms(Instant::now()));
+                                received_from_peer = true;
+                                if sdes_or_rtp_latch(&mode) && peer.is_none() {
+                                    peer = Some(from);
+                                }
+                                let payload = &data[12 + 4 * (data[0] & 0x0f) as usize..len];
+                                if (data[1] & 0x7f) == pt && !payload.is_empty() {
+                                    if let Some(k) = dec.decode(payload, &mut pcm) {
+                                        recorded.extend_from_slice(&pcm[..k]);
+                                    }
+                                }
+                            }
+                        }
+                        Err(srtp::Fail::Auth) => *c.entry("auth_failures").or_default() += 1,
+                        Err(srtp::Fail::Replay) => *c.entry("replays").or_default() += 1,
+                        Err(_) => *c.entry("srtp_errors").or_default() += 1,
+                    }
+                }
+                _ => *c.entry("garbage").or_default() += 1,
             }
         }
 
