@@ -86,7 +86,30 @@ fn make_call(now: Instant, pbx_srtp: bool) -> OneCall {
         },
     )
     .unwrap();
-    OneCall { call, meta }
+    let mut c = OneCall { call, meta };
+    // Meta's peer sends nothing before the relay's first ("maiden") SRTP packet: run the call's timers
+    // (fake clock) and hand what it sends to the peer until the peer has it.
+    let mut out = Outbox::with_capacity(8);
+    let mut t = now;
+    for _ in 0..100 {
+        c.call.handle_timeout(t, &mut out);
+        let sends: Vec<(SocketAddr, SocketAddr, Vec<u8>)> = out
+            .transmits()
+            .map(|x| (x.local, x.remote, x.data.to_vec()))
+            .collect();
+        out.clear();
+        for (local, remote, data) in sends {
+            if remote == a(META_REMOTE) {
+                let _ = c.meta.handle_input(t, remote, local, &data);
+            }
+        }
+        if c.meta.got_first_srtp() {
+            break;
+        }
+        t += Duration::from_millis(10);
+    }
+    assert!(c.meta.got_first_srtp(), "no maiden packet from the call");
+    c
 }
 
 /// Feeds `iters` Meta->PBX packets, round robin over `calls`, timing only `handle_input` + outbox clear.

@@ -214,9 +214,10 @@ impl Generator {
                 break;
             }
             // Send everything due (only until the end of the measured window).
-            while now < m_end {
+            let send_until = now.min(m_end.saturating_sub(1));
+            loop {
                 let due = t0 + k * slot;
-                if due > now {
+                if due > send_until {
                     break;
                 }
                 if now - due > max_lag {
@@ -347,10 +348,10 @@ impl Generator {
         res.cpu_per_kpps = res.relay_cpu_pct / kpps;
         res.gen_lag_ms = max_lag.saturating_sub(self.tick_ns) as f64 / 1e6;
         // The generator is the limit when it could not send its schedule in the window (it fell behind for
-        // good) or was busy most of its core. A late wake-up alone (another process held the core) only makes
+        // good) or was busy nearly all of its core. A late wake-up alone (another process held the core) only makes
         // a burst; `gen_lag_ms` shows it.
         let expected = res.offered_pps * secs;
-        res.generator_limited = (res.sent as f64) < 0.99 * expected || res.gen_cpu_pct >= 85.0;
+        res.generator_limited = (res.sent as f64) < 0.99 * expected || res.gen_cpu_pct >= 95.0;
         res
     }
 }

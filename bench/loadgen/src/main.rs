@@ -220,7 +220,7 @@ fn fmt_pps(v: f64, limited: bool) -> String {
 }
 
 fn ratio(w: f64, r: f64, higher_better: bool) -> String {
-    if !(w > 0.0 && r > 0.0) || !w.is_finite() || !r.is_finite() {
+    if !(w > 0.0 && r > 0.0 && w.is_finite() && r.is_finite()) {
         return "-".into();
     }
     if higher_better {

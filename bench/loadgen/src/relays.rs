@@ -218,7 +218,10 @@ fn sdp(id: usize, port: u16, srtp: Option<(u32, &str, &SrtpKeyMaterial)>) -> Str
 }
 
 /// From an SDP: the media address and the crypto lines (tag, suite, key).
-fn parse_sdp(s: &str) -> Result<(SocketAddr, Vec<(u32, String, String)>), String> {
+/// One `a=crypto` line: tag, suite, inline key.
+type Crypto = (u32, String, String);
+
+fn parse_sdp(s: &str) -> Result<(SocketAddr, Vec<Crypto>), String> {
     let mut ip = None;
     let mut port = None;
     let mut crypto = Vec::new();
@@ -317,9 +320,9 @@ impl Rtpengine {
             self.ng
                 .send_to(&out, self.ng_addr)
                 .map_err(|e| e.to_string())?;
-            loop {
-                match self.ng.recv(&mut buf) {
-                    Ok(n) => {
+            while let Ok(n) = self.ng.recv(&mut buf) {
+                {
+                    {
                         let b = &buf[..n];
                         let Some(sp) = b.iter().position(|&c| c == b' ') else {
                             continue;
@@ -335,7 +338,6 @@ impl Rtpengine {
                         let reason = v.get("error-reason").and_then(Value::as_str).unwrap_or("");
                         return Err(format!("rtpengine: {result} {reason}"));
                     }
-                    Err(_) => break,
                 }
             }
         }
