@@ -240,6 +240,11 @@ def user_call(args, name, meta_mode, duration=6, wrong_fp=False):
               and r["addr"].startswith("127.0.0.1:") and 40000 <= int(r["addr"].rsplit(":", 1)[1]) <= 40999
               and (meta_mode != "dtls" or (parsed.get("setup") == "active" and "fingerprint" in r)),
               f"{parsed.get('proto')} {r['addr']} setup={parsed.get('setup')}")
+        if args.dual and meta_mode == "dtls":
+            cands = [c["addr"] for c in parsed["candidates"]]
+            check(f"{name}: dual-stack relay offers Meta IPv4 and IPv6 host candidates",
+                  any(a.startswith("127.0.0.1:") for a in cands) and any(a.startswith("[::1]:") for a in cands),
+                  " ".join(cands))
         routes = [x.strip() for v in hall(hdrs, "Record-Route") for x in v.split(",")]
         target, to_tag = uri_of(hget(hdrs, "Contact") or ""), hget(hdrs, "To")
         rh = [("Route", x) for x in reversed(routes)]
@@ -498,6 +503,7 @@ def main():
     for a in ("--kam-udp", "--kam-tls", "--meta-port", "--pbx-port", "--kam-pid"):
         ap.add_argument(a, type=int, required=True)
     ap.add_argument("--only", default="")
+    ap.add_argument("--dual", action="store_true", help="the relay has relay_address6 ::1 (dual-stack Meta leg)")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     m = args.pbx_media
