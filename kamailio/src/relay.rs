@@ -176,6 +176,19 @@ fn relay_child(setup: &RelaySetup) -> ! {
     }
     // SAFETY: as above.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // Kamailio's SIP sockets, TLS connections and pipes are not the relay's: holding them would keep ports busy
+    // after a Kamailio restart. Keep stdin/stdout/stderr only.
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        let fds: Vec<i32> = dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|fd| *fd > 2)
+            .collect();
+        for fd in fds {
+            // SAFETY: single-threaded here (fresh child); closing an fd we inherited and do not use. The read_dir
+            // handle's own fd is closed already (the iterator was consumed and dropped).
+            unsafe { libc::close(fd) };
+        }
+    }
     let r = std::panic::catch_unwind(|| wacall::relay::run(setup.config.clone(), &setup.socket));
     match r {
         Ok(Ok(())) => std::process::exit(0),
