@@ -48,32 +48,61 @@ fn cdylib_path() -> PathBuf {
     ))
 }
 
-/// `cargo test` builds only the rlib, so a `libwacall.so` left from an earlier build may be stale: rebuild it
-/// (a no-op when fresh; cargo has released its lock by the time tests run). Skipped with `$WACALL_CDYLIB`.
+/// Newest modification time of the library's sources (src/, the manifests), to tell a stale cdylib.
+fn newest_source() -> std::time::SystemTime {
+    fn walk(dir: &std::path::Path, newest: &mut std::time::SystemTime) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path, newest);
+            } else if let Ok(m) = e.metadata().and_then(|m| m.modified()) {
+                *newest = (*newest).max(m);
+            }
+        }
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    walk(&root.join("src"), &mut newest);
+    for f in ["Cargo.toml", "Cargo.lock", "build.rs"] {
+        if let Ok(m) = std::fs::metadata(root.join(f)).and_then(|m| m.modified()) {
+            newest = newest.max(m);
+        }
+    }
+    newest
+}
+
+/// `cargo test` builds only the rlib, so a `libwacall.so` older than the sources is rebuilt here (cargo has
+/// released its lock by the time tests run). A fresh one (CI builds the workspace first) is used as is: rebuilding
+/// with the test build's dependency features would only make the next cargo command rebuild again. Skipped with
+/// `$WACALL_CDYLIB`.
 fn build_cdylib() {
     if std::env::var_os("WACALL_CDYLIB").is_some() {
+        return;
+    }
+    let path = cdylib_path();
+    let built = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+    if built.is_some_and(|b| b >= newest_source()) {
         return;
     }
     let Some(cargo) = std::env::var_os("CARGO") else {
         return;
     };
-    let release = cdylib_path()
+    let release = path
         .parent()
         .and_then(|d| d.file_name())
         .is_some_and(|n| n == "release");
     let mut cmd = std::process::Command::new(cargo);
-    // --workspace: the same dependency features as a plain `cargo build` of the workspace (what CI runs first), so
-    // this is a no-op there rather than a rebuild with another feature set.
-    cmd.args(["build", "--quiet", "--workspace", "--lib"])
+    // --workspace: the dependency features of a plain `cargo build` of the workspace.
+    cmd.args(["build", "--quiet", "--workspace"])
         .current_dir(env!("CARGO_MANIFEST_DIR"));
     if release {
         cmd.arg("--release");
     }
     let status = cmd.status().expect("run cargo build for libwacall.so");
-    assert!(
-        status.success(),
-        "cargo build --workspace --lib failed: {status}"
-    );
+    assert!(status.success(), "cargo build --workspace failed: {status}");
 }
 
 fn lib() -> &'static Library {

@@ -88,12 +88,9 @@ fn with_relay_key(sdp_text: &str, key: Option<&SdesKey>) -> String {
 }
 
 /// A leg of the mapper's plan for the relay's `update`. Our `a=crypto` carries the relay's own key
-/// (`with_relay_key`), so the relay keeps it: no mapper key (`local_sdes`) goes along.
+/// (`with_relay_key`), so the relay keeps it: no mapper key goes along.
 fn remote_leg(p: &sdp::LegPlan) -> relay::RemoteLeg {
-    relay::RemoteLeg {
-        local_sdes: None,
-        ..relay::plan::remote_leg(p)
-    }
+    relay::plan::remote_leg(p)
 }
 
 fn map_config(cfg: &Config, meta: Transport) -> MapConfig {

@@ -16,6 +16,7 @@ pub mod peer;
 pub mod plan;
 pub mod rtp;
 pub mod srtp;
+pub mod srtp_fast;
 pub mod stun;
 
 pub use call::{

@@ -1,10 +1,15 @@
 //! SRTP/SRTCP: a small safe wrapper over libsrtp (built from source by `srtp2-sys` with OpenSSL).
 //! One [`SrtpContext`] per stream direction, created once; packets are protected/unprotected in place.
+//! Two backends sit behind it ([`SrtpBackend`]): libsrtp, and the native AES-CM/HMAC-SHA1 path of
+//! [`super::srtp_fast`] (the default: same bytes on the wire, faster at thousands of streams, cheaper to create).
 #![allow(unsafe_code)]
 
 use std::fmt;
 use std::os::raw::c_int;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Once;
+
+use super::srtp_fast::{self, FastContext};
 
 use srtp2_sys as sys;
 use zeroize::{Zeroize, Zeroizing};
@@ -206,10 +211,58 @@ fn map_err(st: sys::srtp_err_status_t) -> SrtpError {
     }
 }
 
-/// One libsrtp session for one direction of one leg, prepared once (key derivation, cipher contexts) and
+/// Which implementation an [`SrtpContext`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SrtpBackend {
+    /// libsrtp 2 (srtp2-sys, OpenSSL crypto): the reference.
+    Libsrtp,
+    /// [`super::srtp_fast`] for AES_CM_128_HMAC_SHA1_80/_32; other profiles (GCM, AES-256) still use libsrtp.
+    #[default]
+    Native,
+}
+
+impl SrtpBackend {
+    /// Parses `libsrtp` / `native` (configuration values).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "libsrtp" => Some(Self::Libsrtp),
+            "native" => Some(Self::Native),
+            _ => None,
+        }
+    }
+}
+
+static DEFAULT_BACKEND: AtomicU8 = AtomicU8::new(1);
+
+/// Sets the backend [`SrtpContext::new`] uses from now on (process-wide; existing contexts keep theirs).
+pub fn set_default_backend(backend: SrtpBackend) {
+    DEFAULT_BACKEND.store(
+        match backend {
+            SrtpBackend::Libsrtp => 0,
+            SrtpBackend::Native => 1,
+        },
+        Ordering::Relaxed,
+    );
+}
+
+/// The backend [`SrtpContext::new`] uses.
+pub fn default_backend() -> SrtpBackend {
+    match DEFAULT_BACKEND.load(Ordering::Relaxed) {
+        0 => SrtpBackend::Libsrtp,
+        _ => SrtpBackend::Native,
+    }
+}
+
+enum Inner {
+    Lib(sys::srtp_t),
+    Native(Box<FastContext>),
+}
+
+/// One SRTP session for one direction of one leg, prepared once (key derivation, cipher contexts) and
 /// reused for every packet. Accepts any SSRC (libsrtp's `ssrc_any_*`), so SSRC changes need no new context.
 pub struct SrtpContext {
-    ctx: sys::srtp_t,
+    inner: Inner,
     profile: SrtpProfile,
     direction: Direction,
 }
@@ -223,13 +276,42 @@ impl fmt::Debug for SrtpContext {
         f.debug_struct("SrtpContext")
             .field("profile", &self.profile)
             .field("direction", &self.direction)
+            .field("backend", &self.backend())
             .finish_non_exhaustive()
     }
 }
 
 impl SrtpContext {
-    /// Creates a context for `direction` with `keys`. Replay window: 1024 packets (libsrtp's maximum is 2^15).
+    /// Creates a context for `direction` with `keys` on the [`default_backend`]. Replay window: 1024 packets.
     pub fn new(keys: &SrtpKeyMaterial, direction: Direction) -> Result<Self, SrtpError> {
+        Self::with_backend(keys, direction, default_backend())
+    }
+
+    /// Creates a context on `backend` (the native one falls back to libsrtp for profiles it lacks).
+    pub fn with_backend(
+        keys: &SrtpKeyMaterial,
+        direction: Direction,
+        backend: SrtpBackend,
+    ) -> Result<Self, SrtpError> {
+        if backend == SrtpBackend::Native && srtp_fast::supports(keys.profile) {
+            return Ok(Self {
+                inner: Inner::Native(Box::new(FastContext::new(keys, direction)?)),
+                profile: keys.profile,
+                direction,
+            });
+        }
+        Self::new_libsrtp(keys, direction)
+    }
+
+    /// The backend actually in use.
+    pub fn backend(&self) -> SrtpBackend {
+        match self.inner {
+            Inner::Lib(_) => SrtpBackend::Libsrtp,
+            Inner::Native(_) => SrtpBackend::Native,
+        }
+    }
+
+    fn new_libsrtp(keys: &SrtpKeyMaterial, direction: Direction) -> Result<Self, SrtpError> {
         init_lib()?;
         // SAFETY: srtp_policy_t is a plain C struct for which all-zero is a valid (empty) value.
         let mut policy: sys::srtp_policy_t = unsafe { std::mem::zeroed() };
@@ -281,7 +363,7 @@ impl SrtpContext {
             return Err(map_err(st));
         }
         Ok(Self {
-            ctx,
+            inner: Inner::Lib(ctx),
             profile: keys.profile,
             direction,
         })
@@ -296,6 +378,10 @@ impl SrtpContext {
     /// [`SRTP_MAX_TRAILER`] bytes after `len`.
     pub fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
         debug_assert_eq!(self.direction, Direction::Outbound);
+        let ctx = match &mut self.inner {
+            Inner::Native(f) => return f.protect_rtp(buf, len),
+            Inner::Lib(c) => *c,
+        };
         if len < 12 || len > buf.len() {
             return Err(SrtpError::Malformed);
         }
@@ -305,7 +391,7 @@ impl SrtpContext {
         let mut l = len as c_int;
         // SAFETY: buf is valid for buf.len() bytes, libsrtp reads len bytes and writes at most the tag length
         // (<= SRTP_MAX_TRAILER, checked above, no MKI configured) after them; ctx is a live session.
-        let st = unsafe { sys::srtp_protect(self.ctx, buf.as_mut_ptr().cast(), &mut l) };
+        let st = unsafe { sys::srtp_protect(ctx, buf.as_mut_ptr().cast(), &mut l) };
         if st != sys::srtp_err_status_t_srtp_err_status_ok {
             return Err(map_err(st));
         }
@@ -315,13 +401,17 @@ impl SrtpContext {
     /// Unprotects the SRTP packet `buf` in place (authentication, replay check, decryption); returns the RTP length.
     pub fn unprotect_rtp(&mut self, buf: &mut [u8]) -> Result<usize, SrtpError> {
         debug_assert_eq!(self.direction, Direction::Inbound);
+        let ctx = match &mut self.inner {
+            Inner::Native(f) => return f.unprotect_rtp(buf),
+            Inner::Lib(c) => *c,
+        };
         // Header (12) + the smallest tag; shorter input can't be valid and libsrtp must not see it.
         if buf.len() < 12 + 4 || buf.len() > c_int::MAX as usize || buf[0] >> 6 != 2 {
             return Err(SrtpError::Malformed);
         }
         let mut l = buf.len() as c_int;
         // SAFETY: libsrtp reads at most l bytes from buf and writes only within them (decryption in place).
-        let st = unsafe { sys::srtp_unprotect(self.ctx, buf.as_mut_ptr().cast(), &mut l) };
+        let st = unsafe { sys::srtp_unprotect(ctx, buf.as_mut_ptr().cast(), &mut l) };
         if st != sys::srtp_err_status_t_srtp_err_status_ok {
             return Err(map_err(st));
         }
@@ -331,6 +421,10 @@ impl SrtpContext {
     /// Protects the RTCP packet `buf[..len]` in place; `buf` needs [`SRTCP_MAX_TRAILER`] bytes of room after `len`.
     pub fn protect_rtcp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
         debug_assert_eq!(self.direction, Direction::Outbound);
+        let ctx = match &mut self.inner {
+            Inner::Native(f) => return f.protect_rtcp(buf, len),
+            Inner::Lib(c) => *c,
+        };
         if len < 8 || len > buf.len() {
             return Err(SrtpError::Malformed);
         }
@@ -339,7 +433,7 @@ impl SrtpContext {
         }
         let mut l = len as c_int;
         // SAFETY: as protect_rtp; SRTCP appends index (4) + tag (<= 16) = SRTCP_MAX_TRAILER at most.
-        let st = unsafe { sys::srtp_protect_rtcp(self.ctx, buf.as_mut_ptr().cast(), &mut l) };
+        let st = unsafe { sys::srtp_protect_rtcp(ctx, buf.as_mut_ptr().cast(), &mut l) };
         if st != sys::srtp_err_status_t_srtp_err_status_ok {
             return Err(map_err(st));
         }
@@ -349,12 +443,16 @@ impl SrtpContext {
     /// Unprotects the SRTCP packet `buf` in place; returns the RTCP length.
     pub fn unprotect_rtcp(&mut self, buf: &mut [u8]) -> Result<usize, SrtpError> {
         debug_assert_eq!(self.direction, Direction::Inbound);
+        let ctx = match &mut self.inner {
+            Inner::Native(f) => return f.unprotect_rtcp(buf),
+            Inner::Lib(c) => *c,
+        };
         if buf.len() < 8 + 4 + 4 || buf.len() > c_int::MAX as usize || buf[0] >> 6 != 2 {
             return Err(SrtpError::Malformed);
         }
         let mut l = buf.len() as c_int;
         // SAFETY: libsrtp reads at most l bytes and decrypts within them.
-        let st = unsafe { sys::srtp_unprotect_rtcp(self.ctx, buf.as_mut_ptr().cast(), &mut l) };
+        let st = unsafe { sys::srtp_unprotect_rtcp(ctx, buf.as_mut_ptr().cast(), &mut l) };
         if st != sys::srtp_err_status_t_srtp_err_status_ok {
             return Err(map_err(st));
         }
@@ -364,10 +462,12 @@ impl SrtpContext {
 
 impl Drop for SrtpContext {
     fn drop(&mut self) {
-        // SAFETY: ctx was created by srtp_create, is non-null and is freed exactly once here. libsrtp zeroizes its
-        // key schedules on dealloc.
-        unsafe {
-            sys::srtp_dealloc(self.ctx);
+        if let Inner::Lib(ctx) = self.inner {
+            // SAFETY: ctx was created by srtp_create, is non-null and is freed exactly once here. libsrtp zeroizes
+            // its key schedules on dealloc.
+            unsafe {
+                sys::srtp_dealloc(ctx);
+            }
         }
     }
 }

@@ -832,11 +832,6 @@ impl Worker {
         };
         for (i, r) in remote.iter().enumerate() {
             if let Some(r) = r {
-                if let Some(k) = &r.local_sdes {
-                    call.engine
-                        .set_local_sdes(now, Side::from_index(i), k)
-                        .map_err(|e| DriverError::new(ErrorCode::Rejected, e))?;
-                }
                 call.engine
                     .update(now, Side::from_index(i), r)
                     .map_err(|e| DriverError::new(ErrorCode::Rejected, e))?;

@@ -153,11 +153,9 @@ impl EngineFactory for MediaFactory {
             },
             timing,
         };
-        let call = Call::new(Instant::now(), config.clone()).map_err(|e| e.to_string())?;
+        let call = Call::new(Instant::now(), config).map_err(|e| e.to_string())?;
         let engine = MediaEngine {
             call,
-            config,
-            remotes: [None, None],
             out: media::Outbox::with_capacity(64),
             addrs: [spec.addrs[0].to_vec(), spec.addrs[1].to_vec()],
             extra_drops: [0; 2],
@@ -173,9 +171,6 @@ impl EngineFactory for MediaFactory {
 /// A `media::Call` behind the driver's `Engine` trait.
 pub struct MediaEngine {
     call: Call,
-    /// What the call was built from, to rebuild it when SDP mapping replaces our SDES key.
-    config: CallConfig,
-    remotes: [Option<media::RemoteLeg>; 2],
     out: media::Outbox,
     /// Bound addresses per leg, in socket index order.
     addrs: [Vec<SocketAddr>; 2],
@@ -273,38 +268,16 @@ pub fn remote_to_media(r: &RemoteLeg) -> Result<media::RemoteLeg, String> {
 impl Engine for MediaEngine {
     fn update(&mut self, now: Instant, side: Side, remote: &RemoteLeg) -> Result<(), String> {
         let r = remote_to_media(remote)?;
-        self.remotes[side.index()] = Some(r.clone());
         self.call
             .set_remote(now, leg_id(side), r)
             .map_err(|e| e.to_string())
     }
 
-    fn set_local_sdes(&mut self, now: Instant, side: Side, k: &SdesKey) -> Result<(), String> {
+    fn set_local_sdes(&mut self, _now: Instant, side: Side, k: &SdesKey) -> Result<(), String> {
         let key = sdes_to_material(k)?;
-        let local = if side == Side::Meta {
-            &mut self.config.meta.local
-        } else {
-            &mut self.config.pbx.local
-        };
-        if local.mode != LegMode::Sdes {
-            return Err(format!("the {side:?} leg is not SDES"));
-        }
-        if local.sdes_key.as_ref() == Some(&key) {
-            return Ok(());
-        }
-        // The media core fixes our key at creation: rebuild the call (nothing has flowed on an SDES leg whose key
-        // the host is still choosing) and give it back the remote halves it already knew.
-        local.sdes_key = Some(key);
-        self.call = Call::new(now, self.config.clone()).map_err(|e| e.to_string())?;
-        for (i, prev) in self.remotes.clone().into_iter().enumerate() {
-            if let Some(prev) = prev {
-                let leg = if i == 0 { LegId::Meta } else { LegId::Pbx };
-                self.call
-                    .set_remote(now, leg, prev)
-                    .map_err(|e| e.to_string())?;
-            }
-        }
-        Ok(())
+        self.call
+            .set_local_sdes_key(leg_id(side), key)
+            .map_err(|e| e.to_string())
     }
 
     fn on_datagram(

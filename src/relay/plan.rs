@@ -51,7 +51,7 @@ fn sdes_of(plan: &LegPlan) -> (Option<SdesKey>, Option<SdesKey>) {
 
 /// One leg of a plan as the relay's `RemoteLeg`.
 pub fn remote_leg(plan: &LegPlan) -> RemoteLeg {
-    let (sdes, local_sdes) = sdes_of(plan);
+    let (sdes, _) = sdes_of(plan);
     let fingerprint = match &plan.security {
         LegSecurity::Dtls(d) => d.remote_fingerprint.as_ref().map(|f| f.to_string()),
         _ => None,
@@ -89,7 +89,6 @@ pub fn remote_leg(plan: &LegPlan) -> RemoteLeg {
         ice_lite,
         fingerprint,
         sdes,
-        local_sdes,
         audio_pt: Some(plan.payload.opus),
         dtmf_pt: plan.payload.telephone_event,
         clock_rate: None,
@@ -101,9 +100,9 @@ pub fn remote_legs(plan: &CallPlan) -> (RemoteLeg, RemoteLeg) {
     (remote_leg(&plan.meta), remote_leg(&plan.pbx))
 }
 
-/// The SDES keys SDP mapping chose for us (what it wrote into our `a=crypto`), per leg [meta, pbx]. `remote_legs`
-/// already carries them (`local_sdes`); this is for hosts that build their own legs and use
-/// `Client::set_local_sdes`. (Alternatively rewrite our `a=crypto` with the relay's key from the allocation.)
+/// The SDES keys SDP mapping chose for us (what it wrote into our `a=crypto`), per leg [meta, pbx]: give each to
+/// `Client::set_local_sdes` so the relay encrypts with the key the peer was told. (Alternatively rewrite our
+/// `a=crypto` with the relay's key from the allocation and skip this.)
 pub fn local_sdes_keys(plan: &CallPlan) -> [Option<SdesKey>; 2] {
     [sdes_of(&plan.meta).1, sdes_of(&plan.pbx).1]
 }

@@ -16,11 +16,10 @@
 //!     "meta":{"addr":"157.240.19.130:3480","ice_ufrag":"..","ice_pwd":"..","ice_lite":true,
 //!             "candidates":[{"addr":"157.240.19.130:3480","priority":2130706431}],"fingerprint":"sha-256 ..",
 //!             "audio_pt":111,"dtmf_pt":126},
-//!     "pbx":{"addr":"10.0.0.5:20000","sdes":{"suite":"AES_CM_128_HMAC_SHA1_80","key":".."},
-//!            "local_sdes":{"suite":"AES_CM_128_HMAC_SHA1_80","key":".."},"audio_pt":96}}
+//!     "pbx":{"addr":"10.0.0.5:20000","sdes":{"suite":"AES_CM_128_HMAC_SHA1_80","key":".."},"audio_pt":96}}
 //! <- {"reply":"updated","call_id":"c1"}
 //! -> {"cmd":"set_local_sdes","call_id":"c1","side":"pbx","key":{"suite":"AES_CM_128_HMAC_SHA1_80","key":".."}}
-//! <- {"reply":"updated","call_id":"c1"}      (same as `local_sdes` in an update: the SDP mapper chose our key)
+//! <- {"reply":"updated","call_id":"c1"}      (when the SDP mapper, not the relay, chose our SDES key)
 //! -> {"cmd":"stats","call_id":"c1"}        (or {"cmd":"stats"} for totals and every call)
 //! <- {"reply":"call_stats","call_id":"c1","state":"active","age_ms":5230,"meta":{...LegStats},"pbx":{...}}
 //! -> {"cmd":"delete","call_id":"c1"}

@@ -171,9 +171,6 @@ pub struct RemoteLeg {
     /// The key the peer sends with (SDES legs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdes: Option<SdesKey>,
-    /// The key we send with on this leg, when SDP mapping chose it: same as a `set_local_sdes` request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local_sdes: Option<SdesKey>,
     /// The audio codec's payload type agreed on this leg (opus; default 111). The relay rewrites PTs between legs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_pt: Option<u8>,
@@ -196,7 +193,6 @@ impl fmt::Debug for RemoteLeg {
             .field("ice_lite", &self.ice_lite)
             .field("fingerprint", &self.fingerprint)
             .field("sdes", &self.sdes)
-            .field("local_sdes", &self.local_sdes)
             .field("audio_pt", &self.audio_pt)
             .field("dtmf_pt", &self.dtmf_pt)
             .field("clock_rate", &self.clock_rate)
