@@ -485,7 +485,7 @@ impl log::Log for KamLogger {
         // The relay's own process has threads: Kamailio's logger is not for it.
         if crate::relay::IN_RELAY_PROCESS.load(std::sync::atomic::Ordering::Relaxed) {
             if record.level() <= log::Level::Info {
-                eprintln!("wacall relay: {}: {}", record.level(), record.args());
+                crate::relay::log_line(record.level(), &record.args().to_string());
             }
             return;
         }

@@ -85,6 +85,27 @@ static CLIENT: Mutex<Option<Client>> = Mutex::new(None);
 /// Set in the relay's own process: the logger writes to stderr there (Kamailio's logger is not thread-safe).
 pub static IN_RELAY_PROCESS: AtomicBool = AtomicBool::new(false);
 
+/// Set in the relay's process when Kamailio does not log to stderr (daemon mode): log to syslog instead.
+static RELAY_SYSLOG: AtomicBool = AtomicBool::new(false);
+
+/// One log line of the relay process: stderr when Kamailio logs there (`-E`, `log_stderror=yes`), else syslog
+/// (facility daemon, ident "kamailio-wacall-relay"). glibc's syslog is thread-safe; Kamailio's logger is not.
+pub fn log_line(level: log::Level, text: &str) {
+    if !RELAY_SYSLOG.load(Ordering::Relaxed) {
+        eprintln!("wacall relay: {level}: {text}");
+        return;
+    }
+    let prio = match level {
+        log::Level::Error => libc::LOG_ERR,
+        log::Level::Warn => libc::LOG_WARNING,
+        log::Level::Info => libc::LOG_INFO,
+        _ => libc::LOG_DEBUG,
+    };
+    let line = std::ffi::CString::new(text.replace('\0', " ")).unwrap_or_default();
+    // SAFETY: "%s" with a NUL-terminated string; openlog was called with a static ident.
+    unsafe { libc::syslog(prio, c"%s".as_ptr(), line.as_ptr()) };
+}
+
 pub fn set_setup(s: RelaySetup) {
     *SETUP.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
 }
@@ -160,7 +181,14 @@ pub fn supervise(setup: RelaySetup) -> ! {
     }
 }
 
+unsafe extern "C" {
+    /// Kamailio's `log_stderror` setting (core/dprint.h).
+    static log_stderr: std::ffi::c_int;
+}
+
 fn relay_child(setup: &RelaySetup) -> ! {
+    // SAFETY: drops Kamailio's syslog connection state before its fd is closed below; reopened after.
+    unsafe { libc::closelog() };
     IN_RELAY_PROCESS.store(true, Ordering::SeqCst);
     // Kamailio's signal handlers call its logger and shm: not for this process. Default actions instead.
     for sig in [
@@ -176,11 +204,36 @@ fn relay_child(setup: &RelaySetup) -> ! {
     }
     // SAFETY: as above.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // Kamailio's SIP sockets, TLS connections and pipes are not the relay's: holding them would keep ports busy
+    // after a Kamailio restart. Keep stdin/stdout/stderr only.
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        let fds: Vec<i32> = dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|fd| *fd > 2)
+            .collect();
+        for fd in fds {
+            // SAFETY: single-threaded here (fresh child); closing an fd we inherited and do not use. The read_dir
+            // handle's own fd is closed already (the iterator was consumed and dropped).
+            unsafe { libc::close(fd) };
+        }
+    }
+    // SAFETY: a plain int global of Kamailio's, set before modules initialise and not changed afterwards.
+    if unsafe { log_stderr } == 0 {
+        RELAY_SYSLOG.store(true, Ordering::SeqCst);
+        // SAFETY: the ident is a static C string, valid for the life of the process.
+        unsafe {
+            libc::openlog(
+                c"kamailio-wacall-relay".as_ptr(),
+                libc::LOG_PID,
+                libc::LOG_DAEMON,
+            )
+        };
+    }
     let r = std::panic::catch_unwind(|| wacall::relay::run(setup.config.clone(), &setup.socket));
     match r {
         Ok(Ok(())) => std::process::exit(0),
         Ok(Err(e)) => {
-            eprintln!("wacall relay: cannot start: {e}");
+            log_line(log::Level::Error, &format!("cannot start: {e}"));
             // Back off: a start-up error (socket taken, ports) will not heal in a second.
             std::thread::sleep(Duration::from_secs(5));
             std::process::exit(1)

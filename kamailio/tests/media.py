@@ -194,6 +194,49 @@ def tls_connect(args):
     return Conn(ctx.wrap_socket(raw, server_hostname=HOST))
 
 
+class MetaCall:
+    """Meta's SIP side of a user-initiated call over TLS: INVITE, ACK and BYE along the Record-Route."""
+
+    def __init__(self, args, number):
+        self.c = tls_connect(args)
+        self.lport = self.c.s.getsockname()[1]
+        self.number, self.callid, self.ftag = number, "wa-" + rand(16), rand(8)
+        self.frm = f'"12145551869" <sip:+12145551869@wa.meta.vc>;tag={self.ftag}'
+        self.to, self.target, self.routes = f"<sip:{number}@{HOST}>", None, []
+
+    def via(self):
+        return ("Via", f"SIP/2.0/TLS 127.0.0.1:{self.lport};branch=z9hG4bK{rand(12)};alias")
+
+    def invite(self, sdp):
+        """Sends the INVITE; returns the final response (start, headers, body) or None."""
+        self.c.send(build(
+            f"INVITE sip:{self.number};tgrp=wacall;trunk-context=byoc.example.com@{HOST} SIP/2.0",
+            [self.via(), ("Max-Forwards", "70"), ("From", self.frm), ("To", self.to),
+             ("Contact", f"<sip:+12145551869@127.0.0.1:{self.lport};transport=tls;ob>"), ("Call-ID", self.callid),
+             ("CSeq", "1 INVITE"), ("x-wa-meta-wacid", "wacid." + rand(20)), ("Content-Type", "application/sdp")],
+            sdp))
+        final = final_of(self.c, 15)
+        if final and " 200 " in final[0]:
+            hdrs = final[1]
+            # The caller's route set is the Record-Route list in reverse order.
+            self.routes = [("Route", x.strip()) for v in reversed(hall(hdrs, "Record-Route"))
+                           for x in reversed(v.split(","))]
+            self.target, self.to = uri_of(hget(hdrs, "Contact") or ""), hget(hdrs, "To")
+        return final
+
+    def in_dialog(self, method, cseq, extra=()):
+        self.c.send(build(f"{method} {self.target} SIP/2.0", [self.via()] + self.routes + [
+            ("Max-Forwards", "70"), ("From", self.frm), ("To", self.to), ("Call-ID", self.callid),
+            ("CSeq", f"{cseq} {method}"), *extra]))
+
+    def bye(self, extra=()):
+        self.in_dialog("BYE", 2, extra)
+        return final_of(self.c, 10)
+
+    def close(self):
+        self.c.s.close()
+
+
 def final_of(conn, timeout):
     while True:
         m = conn.recv(timeout)
@@ -211,54 +254,42 @@ def user_call(args, name, meta_mode, duration=6, wrong_fp=False):
     state = {}
     t = threading.Thread(target=uas_thread, args=(pbx, pp, state, duration + 15))
     t.start()
-    c = tls_connect(args)
+    mc = MetaCall(args, number)
     try:
-        lport = c.s.getsockname()[1]
-        callid, ftag = "wa-" + rand(16), rand(8)
         fp = None
         if wrong_fp:
             h = mp.info["fingerprint"].split()[1].split(":")
             h[0] = "00" if h[0] != "00" else "11"
             fp = "sha-256 " + ":".join(h)
-        frm = f'"12145551869" <sip:+12145551869@wa.meta.vc>;tag={ftag}'
-        to = f"<sip:{number}@{HOST}>"
-        via = lambda: ("Via", f"SIP/2.0/TLS 127.0.0.1:{lport};branch=z9hG4bK{rand(12)};alias")
-        c.send(build(f"INVITE sip:{number};tgrp=wacall;trunk-context=byoc.example.com@{HOST} SIP/2.0",
-                     [via(), ("Max-Forwards", "70"), ("From", frm), ("To", to),
-                      ("Contact", f"<sip:+12145551869@127.0.0.1:{lport};transport=tls;ob>"), ("Call-ID", callid),
-                      ("CSeq", "1 INVITE"), ("x-wa-meta-wacid", "wacid." + rand(20)),
-                      ("Content-Type", "application/sdp")], meta_sdp(mp.info, meta_mode, False, fp)))
-        final = final_of(c, 15)
+        final = mc.invite(meta_sdp(mp.info, meta_mode, False, fp))
         if not check(f"{name}: INVITE from Meta answered 200", final is not None and " 200 " in final[0],
                      final[0] if final else "nothing"):
             return
-        _, hdrs, body = final
-        r, parsed = remote_of(body, meta_mode)
+        r, parsed = remote_of(final[2], meta_mode)
         mp.remote(r)
         check(f"{name}: answer to Meta carries the relay's real media",
               parsed.get("proto") == ("UDP/TLS/RTP/SAVPF" if meta_mode == "dtls" else "RTP/SAVP")
               and r["addr"].startswith("127.0.0.1:") and 40000 <= int(r["addr"].rsplit(":", 1)[1]) <= 40999
               and (meta_mode != "dtls" or (parsed.get("setup") == "active" and "fingerprint" in r)),
               f"{parsed.get('proto')} {r['addr']} setup={parsed.get('setup')}")
-        routes = [x.strip() for v in hall(hdrs, "Record-Route") for x in v.split(",")]
-        target, to_tag = uri_of(hget(hdrs, "Contact") or ""), hget(hdrs, "To")
-        rh = [("Route", x) for x in reversed(routes)]
-        c.send(build(f"ACK {target} SIP/2.0", [via()] + rh + [("Max-Forwards", "70"), ("From", frm),
-                                                           ("To", to_tag), ("Call-ID", callid), ("CSeq", "1 ACK")]))
+        if args.dual and meta_mode == "dtls":
+            cands = [c["addr"] for c in parsed["candidates"]]
+            check(f"{name}: dual-stack relay offers Meta IPv4 and IPv6 host candidates",
+                  any(a.startswith("127.0.0.1:") for a in cands) and any(a.startswith("[::1]:") for a in cands),
+                  " ".join(cands))
+        mc.in_dialog("ACK", 1)
         time.sleep(min(3, duration / 2))
         calls_mid = kamcmd(args, "wacall.relay_calls")
-        check(f"{name}: wacall.relay_calls lists the call", f"{callid};{ftag}" in calls_mid)
+        key = f"{mc.callid};{mc.ftag}"
+        check(f"{name}: wacall.relay_calls lists the call", key in calls_mid)
         mp.wait(duration + 10)
         pp.wait(duration + 10)
-        c.send(build(f"BYE {target} SIP/2.0", [via()] + rh + [
-            ("Max-Forwards", "70"), ("From", frm), ("To", to_tag), ("Call-ID", callid), ("CSeq", "2 BYE"),
-            ("x-wa-meta-call-duration", str(duration))]))
-        b = final_of(c, 10)
+        b = mc.bye([("x-wa-meta-call-duration", str(duration))])
         check(f"{name}: BYE answered 200", b is not None and " 200 " in b[0], b[0] if b else "nothing")
         time.sleep(0.3)
-        check(f"{name}: BYE deleted the relay call", f"{callid};{ftag}" not in kamcmd(args, "wacall.relay_calls"))
+        check(f"{name}: BYE deleted the relay call", key not in kamcmd(args, "wacall.relay_calls"))
     finally:
-        c.s.close()
+        mc.close()
         state["bye"] = True
         t.join()
         pbx.close()
@@ -397,35 +428,19 @@ def baresip_pbx(args, name, duration=8):
     mp = Peer(args, f"{name}-meta", "dtls", 1000, duration)
     bp, snd = baresip_start(args, name, "srtp-mand" if args.pbx_media == "sdes" else None, duration + 12)
     time.sleep(1.0)
-    c = tls_connect(args)
+    mc = MetaCall(args, NUM_DTLS)
     try:
-        lport = c.s.getsockname()[1]
-        callid, ftag = "wa-" + rand(16), rand(8)
-        frm = f'"12145551869" <sip:+12145551869@wa.meta.vc>;tag={ftag}'
-        to = f"<sip:{NUM_DTLS}@{HOST}>"
-        via = lambda: ("Via", f"SIP/2.0/TLS 127.0.0.1:{lport};branch=z9hG4bK{rand(12)};alias")
-        c.send(build(f"INVITE sip:{NUM_DTLS};tgrp=wacall;trunk-context=byoc.example.com@{HOST} SIP/2.0",
-                     [via(), ("Max-Forwards", "70"), ("From", frm), ("To", to),
-                      ("Contact", f"<sip:+12145551869@127.0.0.1:{lport};transport=tls;ob>"), ("Call-ID", callid),
-                      ("CSeq", "1 INVITE"), ("Content-Type", "application/sdp")], meta_sdp(mp.info, "dtls", False)))
-        final = final_of(c, 15)
+        final = mc.invite(meta_sdp(mp.info, "dtls", False))
         if not check(f"{name}: baresip answered through Kamailio", final is not None and " 200 " in final[0],
                      final[0] if final else "nothing"):
             return
-        _, hdrs, body = final
-        r, _ = remote_of(body, "dtls")
+        r, _ = remote_of(final[2], "dtls")
         mp.remote(r)
-        routes = [x.strip() for v in hall(hdrs, "Record-Route") for x in v.split(",")]
-        target, to_tag = uri_of(hget(hdrs, "Contact") or ""), hget(hdrs, "To")
-        rh = [("Route", x) for x in reversed(routes)]
-        c.send(build(f"ACK {target} SIP/2.0", [via()] + rh + [("Max-Forwards", "70"), ("From", frm),
-                                                           ("To", to_tag), ("Call-ID", callid), ("CSeq", "1 ACK")]))
+        mc.in_dialog("ACK", 1)
         mp.wait(duration + 10)
-        c.send(build(f"BYE {target} SIP/2.0", [via()] + rh + [
-            ("Max-Forwards", "70"), ("From", frm), ("To", to_tag), ("Call-ID", callid), ("CSeq", "2 BYE")]))
-        final_of(c, 5)
+        mc.bye()
     finally:
-        c.s.close()
+        mc.close()
         try:
             bp.wait(8)
         except subprocess.TimeoutExpired:
@@ -498,6 +513,7 @@ def main():
     for a in ("--kam-udp", "--kam-tls", "--meta-port", "--pbx-port", "--kam-pid"):
         ap.add_argument(a, type=int, required=True)
     ap.add_argument("--only", default="")
+    ap.add_argument("--dual", action="store_true", help="the relay has relay_address6 ::1 (dual-stack Meta leg)")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     m = args.pbx_media

@@ -44,7 +44,7 @@ tally() {
 
 # run_part NAME PBX_MEDIA BASE_PORT RELAY_PORTS [media.py args]: one Kamailio with its relay, then media.py.
 run_part() {
-    local name=$1 media=$2 base=$3 ports=$4; shift 4
+    local name=$1 media=$2 base=$3 ports=$4 v6=$5; shift 5
     local dir="$TMP/$name"; mkdir -p "$dir"
     printf '+12195550714;password=s3cret-pass;srtp=DTLS;params=tgrp=wacall&trunk-context=byoc.example.com\n+442071234567;password=x;srtp=SDES\n' >"$dir/numbers.txt"
     local cfg; cfg=$("$HERE/mkcfg.sh" "$SO" "$dir" "$dir/numbers.txt")
@@ -53,6 +53,12 @@ run_part() {
         -e "s|:15061|:$tls|g" -e "s|127.0.0.1:15060|127.0.0.1:$udp|g" \
         -e "s|^modparam(\"wacall\", \"pbx_media\".*|modparam(\"wacall\", \"pbx_media\", \"$media\")|" \
         -e "s|^modparam(\"wacall\", \"relay_ports\".*|modparam(\"wacall\", \"relay_ports\", \"$ports\")|" "$cfg"
+    local v6arg=()
+    if [ "$v6" = v6 ]; then
+        # Dual-stack relay: Meta's leg gets an IPv6 host candidate beside the IPv4 one.
+        sed -i "s|^modparam(\"wacall\", \"relay_ports\".*|&\nmodparam(\"wacall\", \"relay_address6\", \"::1\")|" "$cfg"
+        v6arg=(--dual)
+    fi
     kamailio -f "$cfg" -P "$dir/kamailio.pid" -Y "$dir" -DD -E >"$dir/kamailio.log" 2>&1 &
     local kpid=$!
     KPIDS+=("$kpid")
@@ -68,7 +74,7 @@ run_part() {
     for _ in $(seq 50); do [ -S "$dir/wacall-relay.sock" ] && break; sleep 0.1; done
     timeout --kill-after=10 300 python3 "$HERE/media.py" --bin "$BIN" --work "$dir/work" --cert "$dir/cert.pem" \
         --key "$dir/key.pem" --ctl "$ctl" --pbx-media "$(echo "$media" | tr A-Z a-z)" --kam-udp "$udp" \
-        --kam-tls "$tls" --meta-port "$meta" --pbx-port "$pbx" --kam-pid "$kpid" "$@" | tee "$dir/out.txt"
+        --kam-tls "$tls" --meta-port "$meta" --pbx-port "$pbx" --kam-pid "$kpid" "${v6arg[@]}" "$@" | tee "$dir/out.txt"
     tally "$dir/out.txt" "$name"
     grep -q "wacall relay: " "$dir/kamailio.log" && grep "wacall relay: " "$dir/kamailio.log" | tail -3 | sed 's/^/# /'
     kill "$kpid" 2>/dev/null
@@ -82,7 +88,7 @@ run_part() {
     fi
 }
 
-run_part sdes-pbx SDES 15260 40000-40499 "$@"
-run_part rtp-pbx RTP 15280 40500-40999 "$@"
+run_part sdes-pbx SDES 15260 40000-40499 v4 "$@"
+run_part rtp-pbx RTP 15280 40500-40999 v6 "$@"
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
