@@ -3,8 +3,8 @@
 //! wall-clock reads remain, both inside OpenSSL's remit: the DTLS retransmission timer, see [`dtls`], and a new
 //! certificate's validity dates.)
 //!
-//! Layout: [`srtp`] (libsrtp wrapper), [`stun`] (messages), [`ice`] (controlling agent), [`dtls`] (OpenSSL over
-//! memory BIOs), [`rtp`] (header views, RTCP, demux), [`leg`] (one side of a call), [`call`] (the two legs together),
+//! Layout: [`srtp`] (SRTP contexts: libsrtp or the native [`srtp_fast`] backend), [`stun`] (messages), [`ice`]
+//! (controlling agent), [`dtls`] (OpenSSL over memory BIOs), [`rtp`] (header views, RTCP, demux), [`leg`] (one side of a call), [`call`] (the two legs together),
 //! [`plan`] (config from the SDP mapping's plan), [`peer`] (Meta-like and PBX test peers).
 //! The relay driver (`crate::relay`) feeds a [`call::Call`] with datagrams and timeouts and sends what it returns.
 
@@ -26,7 +26,7 @@ pub use call::{
 pub use dtls::{DtlsCertificate, DtlsRole, Fingerprint};
 pub use ice::{IceCredentials, RemoteCandidate, RemoteIce};
 pub use leg::{LegConfig, LegId, LegMode, LegStats, LocalLeg, PayloadTypes, RemoteLeg};
-pub use srtp::{SrtpError, SrtpKeyMaterial, SrtpProfile};
+pub use srtp::{SrtpBackend, SrtpError, SrtpKeyMaterial, SrtpProfile};
 
 /// Errors of the media layer (set-up and configuration; per-packet problems are counted, not returned).
 #[derive(Debug, thiserror::Error)]
