@@ -87,11 +87,8 @@ fn with_relay_key(sdp_text: &str, key: Option<&SdesKey>) -> String {
         .collect()
 }
 
-/// A leg of the mapper's plan for the relay's `update`. Our `a=crypto` carries the relay's own key
-/// (`with_relay_key`), so the relay keeps it: no mapper key goes along.
-fn remote_leg(p: &sdp::LegPlan) -> relay::RemoteLeg {
-    relay::plan::remote_leg(p)
-}
+// Our `a=crypto` carries the relay's own key (`with_relay_key`), so no `set_local_sdes` follows an update.
+use relay::plan::remote_leg;
 
 fn map_config(cfg: &Config, meta: Transport) -> MapConfig {
     let pbx = match cfg.pbx_media {

@@ -10,7 +10,7 @@ use crate::host::{self, HostError, Msg, Tm};
 use crate::meta;
 use crate::relay;
 use crate::sdp::{MediaAllocator, RelayAllocator};
-use wacall::relay::{ErrorCode, Family, LegConfig, Transport};
+use wacall::relay::{ErrorCode, Family, LegConfig, Side, Transport};
 
 /// Why a cfg function failed (logged; the script sees a negative code).
 #[derive(Debug)]
@@ -685,8 +685,16 @@ fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
     // The answer completes the plan: the relay learns both far ends and the SDES keys the mapper chose for us.
     if !is_offer {
         let (meta, pbx) = wacall::relay::plan::remote_legs(&mapped.plan);
-        // remote_legs carries the SDES keys the mapper wrote for us (`local_sdes`).
-        relay::with_client(|c| c.update(&key, Some(meta), Some(pbx)))?;
+        let keys = wacall::relay::plan::local_sdes_keys(&mapped.plan);
+        relay::with_client(|c| {
+            // Our a=crypto keys are the mapper's: the relay must send with them.
+            for (side, k) in [Side::Meta, Side::Pbx].into_iter().zip(keys) {
+                if let Some(k) = k {
+                    c.set_local_sdes(&key, side, k)?;
+                }
+            }
+            c.update(&key, Some(meta), Some(pbx))
+        })?;
     }
     log::debug!(
         "sdp mapped for call {key}: answered={}",
