@@ -554,7 +554,14 @@ impl Call {
                 let stale = l
                     .last_latch_in
                     .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(2));
-                if stale {
+                // The address the peer's SDP names always wins: a spoofer that beat the PBX's first packet must not
+                // keep the leg (its packets would make the real peer's look like a stranger's).
+                let signalled = l
+                    .remote
+                    .as_ref()
+                    .and_then(|r| r.addr)
+                    .is_some_and(|a| a == from);
+                if stale || signalled {
                     l.dest = Some((local, from));
                     l.last_latch_in = Some(now);
                     out.event(CallEvent::RemoteSelected { leg, remote: from });
