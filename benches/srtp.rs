@@ -310,14 +310,20 @@ fn relay(s: &mut Setup, from_meta: bool, iters: u64) -> Duration {
 fn bench_relay(c: &mut Criterion) {
     let mut g = c.benchmark_group("call_relay_per_packet");
     g.throughput(Throughput::Elements(1));
-    let mut sdes = setup(false);
-    g.bench_function("sdes_to_sdes_reencrypt(pbx->meta)", |b| {
-        b.iter_custom(|iters| relay(&mut sdes, false, iters))
-    });
-    let mut dtls = setup(true);
-    g.bench_function("dtls_srtp_to_sdes(meta->pbx)", |b| {
-        b.iter_custom(|iters| relay(&mut dtls, true, iters))
-    });
+    for backend in [SrtpBackend::Libsrtp, SrtpBackend::Native] {
+        // Contexts take the default backend at creation; set-up below creates all of them.
+        wacall::media::srtp::set_default_backend(backend);
+        let mut sdes = setup(false);
+        g.bench_function(
+            format!("sdes_to_sdes_reencrypt(pbx->meta)/{backend:?}"),
+            |b| b.iter_custom(|iters| relay(&mut sdes, false, iters)),
+        );
+        let mut dtls = setup(true);
+        g.bench_function(format!("dtls_srtp_to_sdes(meta->pbx)/{backend:?}"), |b| {
+            b.iter_custom(|iters| relay(&mut dtls, true, iters))
+        });
+    }
+    wacall::media::srtp::set_default_backend(SrtpBackend::Native);
     g.finish();
 }
 

@@ -10,6 +10,12 @@
 //! `srtp_rdbx_estimate_index`, the sender refuses to reuse an index (`allow_repeat_tx = 0`), SRTCP indices start at
 //! 1, SRTCP always carries an 80-bit tag. Like libsrtp's `ssrc_any_*` templates, each SSRC gets its own index and
 //! replay state; we keep [`SSRC_SLOTS`] of them (least recently used replaced), which is plenty for one audio leg.
+//!
+//! Measured (`cargo bench --bench srtp`, CPU time per 160-byte-payload protect+unprotect, 2-vCPU Zen 4, loaded):
+//! native 0.61 us with 1 stream and 0.67-0.88 us with 4,000; libsrtp 0.75-0.79 us and 1.5-1.7 us. Context creation
+//! 0.91 us against libsrtp's 4.0 us. About a third of the time is AES (the `aes` crate's VAES-512 path broadcasts
+//! round keys per call), the rest HMAC-SHA1 (SHA-NI).
+//! Not here: AEAD_AES_128/256_GCM and AES-256-CM, which [`super::srtp::SrtpContext`] leaves to libsrtp.
 
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use aes::{Aes128Enc, Block};
