@@ -36,7 +36,7 @@ if [ "${WACALL_DEMO_NO_INSTALL:-0}" != 1 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q -o DPkg::Lock::Timeout=900
     apt-get install -y -q -o DPkg::Lock::Timeout=900 kamailio kamailio-tls-modules sip-tester openssl python3 \
-        clang libclang-dev dpkg-dev pkg-config make iproute2 libopus-dev
+        clang libclang-dev dpkg-dev pkg-config libssl-dev make iproute2 libopus-dev
     say "Building and installing wacall.so"
     kamailio/install.sh
     SO=/usr/lib/x86_64-linux-gnu/kamailio/modules/wacall.so
