@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Relay benchmark: wacall's relay against rtpengine (userspace), same machine, same run, one table.
 # Each relay runs pinned to core 0, the load generator on core 1. Every step is bounded in time and the
-# generator stops every process it starts. Ports: UDP 44000-49999 on 127.0.0.1, rtpengine ng 127.0.0.1:22222.
+# generator stops every process it starts. Ports: UDP 44000-44099 (generator) and
+# 50000-65000 (relay media) on 127.0.0.1, rtpengine ng 127.0.0.1:22222.
 #
 #   scripts/bench.sh            full run (10k pps steps, 4 s per step; about 6-9 minutes)
 #   scripts/bench.sh --quick    quick run (20k pps steps, 2 s per step; about 2-3 minutes)
-#   extra options go to `loadgen bench`: --relays wacall,rtpengine --scenarios sdes-sdes,sdes-rtp
+#   extra options go to `loadgen bench`: --relays wacall,rtpengine --scenarios sdes-sdes,sdes-rtp,dtls-sdes
 #                                        --step PPS --max PPS --secs S --tick-us US --dir DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -9,6 +9,7 @@ use wacall::media::srtp::{Direction, SrtpContext, SRTP_MAX_TRAILER};
 use wacall::media::SrtpKeyMaterial;
 
 use crate::net::{self, Epoll, RecvBatch, SendBatch, MAX_PKT};
+use crate::peer::{self, DtlsServer, IceCreds};
 use crate::procstat;
 
 pub const PAYLOAD: usize = 120;
@@ -47,6 +48,29 @@ pub struct StepResult {
     pub generator_limited: bool,
     pub auth_fail: u64,
     pub foreign: u64,
+    /// STUN checks (consent freshness) answered on DTLS legs during the step.
+    pub stun: u64,
+    /// DTLS records received during the step (a relay retransmitting its handshake flight).
+    pub dtls: u64,
+}
+
+/// An established call's DTLS leg.
+pub struct DtlsLeg {
+    pub creds: IceCreds,
+    pub server: DtlsServer,
+}
+
+/// A call whose DTLS leg is being set up: the relay side is allocated, ICE and DTLS are under way.
+pub struct Pending {
+    /// The relay's call id.
+    pub id: usize,
+    /// Generator A socket (index) and the relay's address on leg A.
+    pub sock: usize,
+    pub relay: SocketAddr,
+    pub creds: IceCreds,
+    pub server: DtlsServer,
+    pub started: Instant,
+    pub stun: u32,
 }
 
 pub struct Generator {
@@ -56,6 +80,9 @@ pub struct Generator {
     rx: Vec<Option<SrtpContext>>,
     /// relay source port -> stream index received from it.
     port_map: Vec<u32>,
+    /// Per call with a DTLS leg: its ICE credentials (the generator answers the relay's consent checks) and its
+    /// DTLS server, kept to answer a relay that retransmits its last flight (it missed ours).
+    dtls: Vec<Option<DtlsLeg>>,
     origin: Instant,
     step_tag: u32,
     /// Sends go out in batches every `tick_ns` (see docs/benchmarks.md: pacing decides how often a relay wakes).
@@ -75,6 +102,7 @@ impl Generator {
             streams: Vec::new(),
             rx: Vec::new(),
             port_map: vec![u32::MAX; 65536],
+            dtls: Vec::new(),
             origin: Instant::now(),
             step_tag: 0,
             tick_ns: 200_000,
@@ -85,9 +113,14 @@ impl Generator {
         self.socks.len() / 2
     }
 
-    /// The A and B endpoint addresses call `i` uses.
+    /// The generator A socket call id `i` uses.
+    pub fn a_sock(&self, i: usize) -> usize {
+        i % self.per_side()
+    }
+
+    /// The A and B endpoint addresses call `i` uses (`i` is the relay's call id; the A socket is `i % per_side`).
     pub fn endpoints(&self, i: usize) -> (SocketAddr, SocketAddr) {
-        let k = i % self.per_side();
+        let k = self.a_sock(i);
         let a = self.socks[k]
             .local_addr()
             .unwrap_or_else(|_| unreachable!());
@@ -105,6 +138,8 @@ impl Generator {
     #[allow(clippy::too_many_arguments)]
     pub fn add_call(
         &mut self,
+        id: usize,
+        dtls: Option<DtlsLeg>,
         a_key: &SrtpKeyMaterial,
         b_key: Option<&SrtpKeyMaterial>,
         a_dest: SocketAddr,
@@ -112,8 +147,7 @@ impl Generator {
         a_rx: Option<&SrtpKeyMaterial>,
         b_rx: Option<&SrtpKeyMaterial>,
     ) -> Result<(), String> {
-        let i = self.calls();
-        let k = i % self.per_side();
+        let k = self.a_sock(id);
         let ctx = |key: Option<&SrtpKeyMaterial>, d| {
             key.map(|k| SrtpContext::new(k, d).map_err(|e| e.to_string()))
                 .transpose()
@@ -141,6 +175,7 @@ impl Generator {
         });
         self.rx.push(ctx(a_rx, Direction::Inbound)?);
         self.port_map[a_dest.port() as usize] = base + 1;
+        self.dtls.push(dtls);
         Ok(())
     }
 
@@ -148,8 +183,64 @@ impl Generator {
     pub fn pop_call(&mut self, a_dest: SocketAddr, b_dest: SocketAddr) {
         self.streams.truncate(self.streams.len().saturating_sub(2));
         self.rx.truncate(self.rx.len().saturating_sub(2));
+        self.dtls.truncate(self.streams.len() / 2);
         self.port_map[a_dest.port() as usize] = u32::MAX;
         self.port_map[b_dest.port() as usize] = u32::MAX;
+    }
+
+    /// STUN or DTLS from the relay on an established call's DTLS leg (`from` is the relay's port, `si` the
+    /// generator socket it arrived on): answers it. Returns whether it was a STUN check answered.
+    fn established_control(&mut self, si: usize, from: SocketAddr, data: &[u8]) -> bool {
+        let stream = self.port_map[from.port() as usize];
+        let Some(Some(leg)) = (stream != u32::MAX)
+            .then(|| self.dtls.get_mut(stream as usize / 2))
+            .flatten()
+        else {
+            return false;
+        };
+        if peer::is_stun(data) {
+            if let Some(r) = peer::stun_answer(data, from, &leg.creds) {
+                let _ = self.socks[si].send_to(&r, from);
+                return true;
+            }
+        } else if (20..=63).contains(&data[0]) {
+            for o in leg.server.input(data) {
+                let _ = self.socks[si].send_to(&o, from);
+            }
+        }
+        false
+    }
+
+    /// One pass over the A sockets while DTLS legs are being set up: answers STUN checks (for `pending` calls and
+    /// for established ones, whose consent checks keep coming) and feeds DTLS records to the pending calls'
+    /// servers. Sleeps `idle` when nothing arrived. Returns the number of datagrams handled.
+    pub fn pump(&mut self, pending: &mut [Pending], idle: Duration) -> usize {
+        let mut buf = [0u8; 2048];
+        let mut handled = 0;
+        for si in 0..self.per_side() {
+            while let Ok((n, from)) = self.socks[si].recv_from(&mut buf) {
+                handled += 1;
+                let data = &buf[..n];
+                let Some(p) = pending.iter_mut().find(|p| p.sock == si && p.relay == from) else {
+                    self.established_control(si, from, data);
+                    continue;
+                };
+                if peer::is_stun(data) {
+                    if let Some(r) = peer::stun_answer(data, from, &p.creds) {
+                        let _ = self.socks[si].send_to(&r, from);
+                        p.stun += 1;
+                    }
+                } else if (20..=63).contains(&data[0]) {
+                    for o in p.server.input(data) {
+                        let _ = self.socks[si].send_to(&o, from);
+                    }
+                }
+            }
+        }
+        if handled == 0 {
+            std::thread::sleep(idle);
+        }
+        handled
     }
 
     fn now_ns(&self) -> u64 {
@@ -292,7 +383,21 @@ impl Generator {
                         let rx_at = if rb.rx_ns[j] > 0 { rb.rx_ns[j] } else { rnow };
                         let stream = self.port_map[rb.src_port(j) as usize];
                         let len = rb.lens[j];
+                        let src = rb.src_port(j);
                         let buf = &mut rb.bufs[j][..];
+                        if peer::is_stun(&buf[..len]) || (20..=63).contains(&buf[0]) {
+                            // Consent freshness (RFC 7675) or a DTLS retransmission on a DTLS leg: answer it, or
+                            // the relay drops the call or never gets its keys.
+                            let from = SocketAddr::from(([127, 0, 0, 1], src));
+                            if self.established_control(si, from, &buf[..len]) {
+                                res.stun += 1;
+                            } else if peer::is_stun(&buf[..len]) {
+                                res.foreign += 1;
+                            } else {
+                                res.dtls += 1;
+                            }
+                            continue;
+                        }
                         if stream == u32::MAX || len < 12 || (200..=204).contains(&buf[1]) {
                             res.foreign += 1;
                             continue;

@@ -1,31 +1,41 @@
 //! wacall's relay load generator: runs SRTP calls through wacall's relay and through rtpengine, pinned to the
 //! same core, ramps the call count until loss appears, and prints one comparison table.
 //!
-//! `loadgen bench [--quick] [--relays wacall,rtpengine] [--scenarios sdes-sdes,sdes-rtp]`
+//! `loadgen bench [--quick] [--relays wacall,rtpengine] [--scenarios sdes-sdes,sdes-rtp,dtls-sdes]`
 //! `loadgen serve-wacall SOCKET PORT_MIN PORT_MAX` (the relay process the bench starts itself).
 #![deny(unsafe_code)]
 
 mod bencode;
 mod gen;
 mod net;
+mod peer;
 mod procstat;
 mod relays;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use gen::{Generator, StepResult};
-use relays::{random_key, Relay, Rtpengine, Wacall};
-use wacall::media::SrtpProfile;
+use gen::{DtlsLeg, Generator, Pending, StepResult};
+use peer::{DtlsServer, IceCreds, Identity};
+use relays::{random_key, DtlsOffer, Relay, Rtpengine, Wacall};
+use wacall::media::{SrtpKeyMaterial, SrtpProfile};
 
-// Ports (127.0.0.1, UDP): generator endpoints 44000-44063, ng client 44090, relay media 44100-49999 (the two relays
-// run one after the other, so they share it), rtpengine ng control 22222.
+// Ports (127.0.0.1, UDP): generator endpoints 44000-44031, ng client 44090, relay media 50000-65000 (the two relays
+// run one after the other, so they share it; rtpengine takes an RTP+RTCP pair per leg, 4 ports per call, so 15,001
+// ports hold ~3,700 calls), rtpengine ng control 22222. Linux's default ephemeral range (32768-60999) overlaps the
+// media range: both relays skip a port something else holds, so that costs a few ports at most.
 const GEN_BASE: u16 = 44000;
 const GEN_PER_SIDE: usize = 16;
 const NG_CLIENT: u16 = 44090;
 const NG_PORT: u16 = 22222;
-const MEDIA_MIN: u16 = 44100;
-const MEDIA_MAX: u16 = 49999;
+const MEDIA_MIN: u16 = 50000;
+const MEDIA_MAX: u16 = 65000;
+/// A DTLS leg's set-up (ICE checks, then the handshake) fails the call after this long.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// DTLS calls set up at the same time (wacall nominates 200 ms after its first successful check, so one at a
+/// time would take minutes for a ramp).
+const IN_FLIGHT: usize = 32;
 const RELAY_CPU: usize = 0;
 const GEN_CPU: usize = 1;
 
@@ -33,6 +43,7 @@ const GEN_CPU: usize = 1;
 enum Scenario {
     SdesSdes,
     SdesRtp,
+    DtlsSdes,
 }
 
 impl Scenario {
@@ -40,12 +51,14 @@ impl Scenario {
         match self {
             Scenario::SdesSdes => "SDES->SDES (re-encrypt)",
             Scenario::SdesRtp => "SDES->RTP",
+            Scenario::DtlsSdes => "DTLS->SDES",
         }
     }
     fn parse(s: &str) -> Option<Self> {
         match s {
             "sdes-sdes" => Some(Scenario::SdesSdes),
             "sdes-rtp" => Some(Scenario::SdesRtp),
+            "dtls-sdes" => Some(Scenario::DtlsSdes),
             _ => None,
         }
     }
@@ -74,13 +87,154 @@ struct Summary {
     kb_per_call: f64,
     setup_us: f64,
     max_tested: f64,
+    dtls: DtlsStats,
+}
+
+/// DTLS legs set up in one ramp: handshakes completed and failed, and their wall time (allocation to SRTP
+/// keys, as the generator saw it).
+#[derive(Default, Clone)]
+struct DtlsStats {
+    ok: usize,
+    failed: usize,
+    wall_ms: Vec<f64>,
+    first_error: Option<String>,
+}
+
+impl DtlsStats {
+    fn pct(&self, p: f64) -> f64 {
+        let mut v = self.wall_ms.clone();
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        v.sort_by(f64::total_cmp);
+        v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
+    }
+}
+
+/// One call as the ramp keeps it for tearing down: the relay's call id and the relay's two addresses.
+type Wire = (usize, SocketAddr, SocketAddr);
+
+/// Sets up DTLS->SDES calls until the generator has `want`, `IN_FLIGHT` at a time: the relay allocates, then the
+/// generator answers its ICE checks and completes the DTLS handshake as Meta would (`Generator::pump`). A call
+/// whose handshake does not complete within `HANDSHAKE_TIMEOUT` is torn down and counted as failed.
+fn setup_dtls_calls(
+    relay: &mut dyn Relay,
+    g: &mut Generator,
+    me: &Identity,
+    want: usize,
+    next_id: &mut usize,
+    wiring: &mut Vec<Wire>,
+    st: &mut DtlsStats,
+) -> Result<(), String> {
+    struct After {
+        b_dest: SocketAddr,
+        b_key: SrtpKeyMaterial,
+        b_rx: SrtpKeyMaterial,
+    }
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut after: Vec<After> = Vec::new();
+    loop {
+        while g.calls() + pending.len() < want && pending.len() < IN_FLIGHT {
+            let id = *next_id;
+            *next_id += 1;
+            let (a, b) = g.endpoints(id);
+            let creds = IceCreds::random();
+            let b_key = random_key(SrtpProfile::AesCm128HmacSha1_80)?;
+            let offer = DtlsOffer {
+                creds: &creds,
+                fingerprint: &me.fingerprint,
+            };
+            let w = relay.setup_dtls(id, a, b, &offer, &b_key)?;
+            pending.push(Pending {
+                id,
+                sock: g.a_sock(id),
+                relay: w.a_dest,
+                creds,
+                server: DtlsServer::new(me, &w.a_fingerprint)?,
+                started: Instant::now(),
+                stun: 0,
+            });
+            after.push(After {
+                b_dest: w.b_dest,
+                b_key,
+                b_rx: w.b_rx,
+            });
+        }
+        if pending.is_empty() {
+            return Ok(());
+        }
+        g.pump(&mut pending, Duration::from_micros(200));
+        let mut i = 0;
+        while i < pending.len() {
+            let p = &pending[i];
+            let outcome = match p.server.keys() {
+                Some(r) => Some(r),
+                None => match p.server.failed() {
+                    Some(e) => Some(Err(format!("DTLS handshake failed: {e}"))),
+                    None if p.started.elapsed() > HANDSHAKE_TIMEOUT => Some(Err(format!(
+                        "no DTLS keys within {} s ({} STUN checks answered)",
+                        HANDSHAKE_TIMEOUT.as_secs(),
+                        p.stun
+                    ))),
+                    None => None,
+                },
+            };
+            let Some(outcome) = outcome else {
+                i += 1;
+                continue;
+            };
+            let p = pending.swap_remove(i);
+            let x = after.swap_remove(i);
+            match outcome {
+                Ok((tx, rx)) => {
+                    st.ok += 1;
+                    st.wall_ms.push(p.started.elapsed().as_secs_f64() * 1000.0);
+                    g.add_call(
+                        p.id,
+                        Some(DtlsLeg {
+                            creds: p.creds,
+                            server: p.server,
+                        }),
+                        &tx,
+                        Some(&x.b_key),
+                        p.relay,
+                        x.b_dest,
+                        Some(&rx),
+                        Some(&x.b_rx),
+                    )?;
+                    wiring.push((p.id, p.relay, x.b_dest));
+                }
+                Err(e) => {
+                    st.failed += 1;
+                    if st.first_error.is_none() {
+                        eprintln!("  call {}: {e}", p.id);
+                        st.first_error = Some(e);
+                    }
+                    relay.teardown(p.id)?;
+                }
+            }
+        }
+        if st.failed > 10 && st.failed * 20 > st.ok {
+            return Err(format!(
+                "{} of {} DTLS set-ups failed (first: {})",
+                st.failed,
+                st.ok + st.failed,
+                st.first_error.as_deref().unwrap_or("-")
+            ));
+        }
+    }
 }
 
 fn ramp(relay: &mut dyn Relay, sc: Scenario, o: &Opts) -> Result<Summary, String> {
     let mut g = Generator::new(GEN_BASE, GEN_PER_SIDE)?;
     g.tick_ns = o.tick_us * 1000;
     let pid = relay.pid();
-    let mut wiring = Vec::new();
+    let me = match sc {
+        Scenario::DtlsSdes => Some(Identity::new()?),
+        _ => None,
+    };
+    let mut next_id = 0usize;
+    let mut wiring: Vec<Wire> = Vec::new();
     let mut setup_cpu = 0u64;
     let mut setup_calls = 0usize;
     let mut rss_first: Option<(usize, u64)> = None;
@@ -94,8 +248,32 @@ fn ramp(relay: &mut dyn Relay, sc: Scenario, o: &Opts) -> Result<Summary, String
         let want = pps / 100;
         let c0 = procstat::cpu_ns(pid);
         let before = g.calls();
+        if let Some(me) = &me {
+            let ok0 = sum.dtls.ok;
+            let t = Instant::now();
+            setup_dtls_calls(
+                relay,
+                &mut g,
+                me,
+                want,
+                &mut next_id,
+                &mut wiring,
+                &mut sum.dtls,
+            )?;
+            if sum.dtls.ok > ok0 {
+                eprintln!(
+                    "  {} DTLS set-ups in {:.1} s ({} failed so far); set-up wall time so far p50 {:.0} ms, max {:.0} ms",
+                    sum.dtls.ok - ok0,
+                    t.elapsed().as_secs_f64(),
+                    sum.dtls.failed,
+                    sum.dtls.pct(0.5),
+                    sum.dtls.pct(1.0)
+                );
+            }
+        }
         while g.calls() < want {
-            let i = g.calls();
+            let i = next_id;
+            next_id += 1;
             let (a, b) = g.endpoints(i);
             // A (the Meta side) sends AES_CM_128_HMAC_SHA1_32, B AES_CM_128_HMAC_SHA1_80: rtpengine must then
             // re-encrypt (see relays.rs); wacall gets the same keys.
@@ -107,6 +285,8 @@ fn ramp(relay: &mut dyn Relay, sc: Scenario, o: &Opts) -> Result<Summary, String
             };
             let w = relay.setup(i, a, b, &a_key, b_key.as_ref())?;
             g.add_call(
+                i,
+                None,
                 &a_key,
                 b_key.as_ref(),
                 w.a_dest,
@@ -114,7 +294,7 @@ fn ramp(relay: &mut dyn Relay, sc: Scenario, o: &Opts) -> Result<Summary, String
                 w.a_rx.as_ref(),
                 w.b_rx.as_ref(),
             )?;
-            wiring.push((w.a_dest, w.b_dest));
+            wiring.push((i, w.a_dest, w.b_dest));
         }
         setup_cpu += procstat::cpu_ns(pid) - c0;
         setup_calls += g.calls() - before;
@@ -160,13 +340,9 @@ fn ramp(relay: &mut dyn Relay, sc: Scenario, o: &Opts) -> Result<Summary, String
             continue;
         }
         while g.calls() > want {
-            let i = g.calls() - 1;
-            let (ad, bd) = wiring.pop().unwrap_or((
-                "127.0.0.1:9".parse().map_err(|_| "addr")?,
-                "127.0.0.1:9".parse().map_err(|_| "addr")?,
-            ));
+            let (id, ad, bd) = wiring.pop().ok_or("call list out of step")?;
             g.pop_call(ad, bd);
-            relay.teardown(i)?;
+            relay.teardown(id)?;
         }
         let r = g.run(pid, warm, o.measure, drain);
         eprint!("  at {:.0}% of loss-free: ", frac * 100.0);
@@ -183,7 +359,7 @@ fn ramp(relay: &mut dyn Relay, sc: Scenario, o: &Opts) -> Result<Summary, String
 
 fn print_step(name: &str, sc: Scenario, r: &StepResult) {
     eprintln!(
-        "{name:9} {:24} calls {:5} offered {:7.0} pps delivered {:7.0} loss {:6.3}% p50 {:7.0}us p99 {:8.0}us p99.9 {:8.0}us relay cpu {:5.1}% ({:.2}%/kpps) gen cpu {:4.1}% lag {:5.1}ms{}{}",
+        "{name:9} {:24} calls {:5} offered {:7.0} pps delivered {:7.0} loss {:6.3}% p50 {:7.0}us p99 {:8.0}us p99.9 {:8.0}us relay cpu {:5.1}% ({:.2}%/kpps) gen cpu {:4.1}% lag {:5.1}ms{}{}{}{}",
         sc.name(),
         r.calls,
         r.offered_pps,
@@ -198,6 +374,8 @@ fn print_step(name: &str, sc: Scenario, r: &StepResult) {
         r.gen_lag_ms,
         if r.generator_limited { " GENERATOR-LIMITED" } else { "" },
         if r.auth_fail > 0 { format!(" authfail {}", r.auth_fail) } else { String::new() },
+        if r.stun > 0 { format!(" stun {}", r.stun) } else { String::new() },
+        if r.dtls > 0 { format!(" dtls-rx {}", r.dtls) } else { String::new() },
     );
 }
 
@@ -254,7 +432,7 @@ fn bench(o: &Opts) -> Result<(), String> {
         results.push((sc, row));
     }
     println!(
-        "\nrelay pinned to core {RELAY_CPU}, generator on core {GEN_CPU}; SRTP AES_CM_128_HMAC_SHA1_32 on leg A, _80 on leg B, {} B payload, 50 pps per direction per call; run took {:.0} s",
+        "\nrelay pinned to core {RELAY_CPU}, generator on core {GEN_CPU}; SRTP AES_CM_128_HMAC_SHA1_32 on leg A, _80 on leg B (DTLS->SDES: DTLS-SRTP SRTP_AES128_CM_SHA1_80 on A, SDES _80 on B), {} B payload, 50 pps per direction per call; run took {:.0} s",
         gen::PAYLOAD,
         t.elapsed().as_secs_f64()
     );
@@ -323,11 +501,32 @@ fn bench(o: &Opts) -> Result<(), String> {
             ratio(w.kb_per_call, r.kb_per_call, false),
         );
         line(
-            "call set-up CPU per call (us)",
+            if *sc == Scenario::DtlsSdes {
+                "call set-up CPU per call (us, incl. ICE + DTLS handshake)"
+            } else {
+                "call set-up CPU per call (us)"
+            },
             format!("{:.0}", w.setup_us),
             format!("{:.0}", r.setup_us),
             ratio(w.setup_us, r.setup_us, false),
         );
+        if *sc == Scenario::DtlsSdes {
+            let hs = |s: &Summary| {
+                format!(
+                    "{} ok, {} failed; p50 {:.0} / max {:.0} ms",
+                    s.dtls.ok,
+                    s.dtls.failed,
+                    s.dtls.pct(0.5),
+                    s.dtls.pct(1.0)
+                )
+            };
+            line(
+                "DTLS set-ups (allocation to SRTP keys, wall time)",
+                hs(&w),
+                hs(&r),
+                "-".into(),
+            );
+        }
         println!();
     }
     Ok(())
@@ -357,7 +556,7 @@ fn main() {
             let quick = args.iter().any(|a| a == "--quick");
             let val = |k: &str| args.iter().position(|a| a == k).and_then(|i| args.get(i + 1)).cloned();
             let relays = val("--relays").unwrap_or_else(|| "wacall,rtpengine".into());
-            let scen = val("--scenarios").unwrap_or_else(|| "sdes-sdes,sdes-rtp".into());
+            let scen = val("--scenarios").unwrap_or_else(|| "sdes-sdes,sdes-rtp,dtls-sdes".into());
             let scenarios: Option<Vec<_>> = scen.split(',').map(Scenario::parse).collect();
             let o = Opts {
                 quick,
@@ -371,7 +570,7 @@ fn main() {
             };
             bench(&o)
         }
-        _ => Err("usage: loadgen bench [--quick] [--relays wacall,rtpengine] [--scenarios sdes-sdes,sdes-rtp] [--step PPS] [--max PPS] [--secs S] [--dir DIR]\n       loadgen serve-wacall SOCKET PORT_MIN PORT_MAX".into()),
+        _ => Err("usage: loadgen bench [--quick] [--relays wacall,rtpengine] [--scenarios sdes-sdes,sdes-rtp,dtls-sdes] [--step PPS] [--max PPS] [--secs S] [--dir DIR]\n       loadgen serve-wacall SOCKET PORT_MIN PORT_MAX".into()),
     };
     if let Err(e) = r {
         eprintln!("loadgen: {e}");

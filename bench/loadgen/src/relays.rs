@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use wacall::media::{SrtpKeyMaterial, SrtpProfile};
 use wacall::relay::media_engine::{material_to_sdes, sdes_to_material};
-use wacall::relay::{Client, Family, LegConfig, RemoteLeg, Transport};
+use wacall::relay::{Candidate, Client, Family, LegConfig, RemoteLeg, Transport};
 
 use crate::bencode::{dict, Value};
+use crate::peer::IceCreds;
 
 /// What one generator call needs to know after set-up.
 pub struct CallWiring {
@@ -37,7 +38,35 @@ pub trait Relay {
         a_key: &SrtpKeyMaterial,
         b_key: Option<&SrtpKeyMaterial>,
     ) -> Result<CallWiring, String>;
+    /// Sets up call `id` with a DTLS-SRTP leg A (the generator is its ice-lite side and DTLS server, `offer`) and
+    /// an SDES leg B sending with `b_key`. The relay is the DTLS client on A; its handshake is the generator's
+    /// business (see `Generator::pump`).
+    fn setup_dtls(
+        &mut self,
+        id: usize,
+        a: SocketAddr,
+        b: SocketAddr,
+        offer: &DtlsOffer<'_>,
+        b_key: &SrtpKeyMaterial,
+    ) -> Result<DtlsWiring, String>;
     fn teardown(&mut self, id: usize) -> Result<(), String>;
+}
+
+/// What the generator announces for its DTLS leg A: ICE credentials (ice-lite, one host candidate) and its
+/// certificate's fingerprint.
+pub struct DtlsOffer<'a> {
+    pub creds: &'a IceCreds,
+    pub fingerprint: &'a str,
+}
+
+/// A DTLS call after set-up, before its handshake.
+pub struct DtlsWiring {
+    pub a_dest: SocketAddr,
+    pub b_dest: SocketAddr,
+    /// The key the relay encrypts with toward B.
+    pub b_rx: SrtpKeyMaterial,
+    /// The relay's certificate fingerprint on leg A ("sha-256 AB:...").
+    pub a_fingerprint: String,
 }
 
 /// `prog` pinned to `cpu` at nice -20: this machine is shared (compilers run beside the benchmark), and the
@@ -180,6 +209,58 @@ impl Relay for Wacall {
         })
     }
 
+    fn setup_dtls(
+        &mut self,
+        id: usize,
+        a: SocketAddr,
+        b: SocketAddr,
+        offer: &DtlsOffer<'_>,
+        b_key: &SrtpKeyMaterial,
+    ) -> Result<DtlsWiring, String> {
+        let call_id = format!("bench-{id}");
+        let leg = |t| LegConfig {
+            transport: t,
+            family: Family::Ipv4,
+        };
+        let alloc = self
+            .client
+            .allocate(&call_id, leg(Transport::Dtls), leg(Transport::Sdes))
+            .map_err(|e| format!("allocate: {e}"))?;
+        // Meta's side as its SDP says it: ice-lite, one host candidate, DTLS fingerprint.
+        let meta_remote = RemoteLeg {
+            addr: Some(a),
+            ice_ufrag: Some(offer.creds.ufrag.clone()),
+            ice_pwd: Some(offer.creds.pwd.clone()),
+            candidates: vec![Candidate {
+                addr: a,
+                priority: 2_130_706_431,
+                foundation: "1".into(),
+                component: 1,
+            }],
+            ice_lite: true,
+            fingerprint: Some(offer.fingerprint.to_owned()),
+            ..RemoteLeg::default()
+        };
+        let pbx_remote = RemoteLeg {
+            addr: Some(b),
+            sdes: Some(material_to_sdes(b_key)),
+            ..RemoteLeg::default()
+        };
+        self.client
+            .update(&call_id, Some(meta_remote), Some(pbx_remote))
+            .map_err(|e| format!("update: {e}"))?;
+        let first = |v: &[SocketAddr]| v.first().copied().ok_or("no address allocated");
+        Ok(DtlsWiring {
+            a_dest: first(&alloc.meta.addrs)?,
+            b_dest: first(&alloc.pbx.addrs)?,
+            b_rx: sdes_to_material(alloc.pbx.sdes.as_ref().ok_or("no SDES key on leg B")?)?,
+            a_fingerprint: alloc
+                .meta
+                .fingerprint
+                .ok_or("no DTLS fingerprint on leg A")?,
+        })
+    }
+
     fn teardown(&mut self, id: usize) -> Result<(), String> {
         self.client
             .delete(&format!("bench-{id}"))
@@ -275,8 +356,12 @@ impl Rtpengine {
                 "--table=-1",
                 "--interface=127.0.0.1",
                 "--log-stderr",
-                "--log-level=4",
             ])
+            // LOADGEN_RTPENGINE_LOG_LEVEL=7 for debugging (the default keeps warnings and errors).
+            .arg(format!(
+                "--log-level={}",
+                std::env::var("LOADGEN_RTPENGINE_LOG_LEVEL").unwrap_or_else(|_| "4".into())
+            ))
             .arg(format!("--listen-ng=127.0.0.1:{ng_port}"))
             .arg(format!("--port-min={port_min}"))
             .arg(format!("--port-max={port_max}"))
@@ -438,6 +523,81 @@ impl Relay for Rtpengine {
             b_dest,
             a_rx: Some(a_rx),
             b_rx,
+        })
+    }
+
+    fn setup_dtls(
+        &mut self,
+        id: usize,
+        a: SocketAddr,
+        b: SocketAddr,
+        offer: &DtlsOffer<'_>,
+        b_key: &SrtpKeyMaterial,
+    ) -> Result<DtlsWiring, String> {
+        let call_id = format!("bench-{id}");
+        // A (Meta) offers DTLS-SRTP with ICE as Meta does (ice-lite, one host candidate) and `a=setup:passive`:
+        // rtpengine becomes the full ICE agent and DTLS client on A, as wacall is. ICE is removed toward B only.
+        let a_sdp = format!(
+            "v=0\r\no=- {id} 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\na=ice-lite\r\n\
+             m=audio {port} UDP/TLS/RTP/SAVP 111\r\na=rtpmap:111 opus/48000/2\r\na=rtcp-mux\r\n\
+             a=ice-ufrag:{ufrag}\r\na=ice-pwd:{pwd}\r\n\
+             a=candidate:1 1 udp 2130706431 127.0.0.1 {port} typ host\r\n\
+             a=fingerprint:{fp}\r\na=setup:passive\r\na=sendrecv\r\n",
+            port = a.port(),
+            ufrag = offer.creds.ufrag,
+            pwd = offer.creds.pwd,
+            fp = offer.fingerprint,
+        );
+        let r = self.request(dict(vec![
+            ("command", Value::s("offer")),
+            ("call-id", Value::s(&call_id)),
+            ("from-tag", Value::s("a")),
+            ("sdp", Value::s(&a_sdp)),
+            ("transport-protocol", Value::s("RTP/SAVP")),
+            ("ICE", Value::s("remove")),
+            ("replace", Value::list(&["origin", "session-connection"])),
+        ]))?;
+        let (b_dest, crypto_b) = parse_sdp(
+            r.get("sdp")
+                .and_then(Value::as_str)
+                .ok_or("offer: no sdp")?,
+        )?;
+        // A's keys come from DTLS, so any SDES key toward B means decrypt + re-encrypt.
+        let (b_tag, suite, key) = crypto_b
+            .iter()
+            .find(|c| c.1 == SUITE)
+            .ok_or("rtpengine offered no AES_CM_128_HMAC_SHA1_80 key")?;
+        let b_rx = key_of(suite, key)?;
+        let r = self.request(dict(vec![
+            ("command", Value::s("answer")),
+            ("call-id", Value::s(&call_id)),
+            ("from-tag", Value::s("a")),
+            ("to-tag", Value::s("b")),
+            (
+                "sdp",
+                Value::s(&sdp(id, b.port(), Some((*b_tag, SUITE, b_key)))),
+            ),
+            ("replace", Value::list(&["origin", "session-connection"])),
+        ]))?;
+        let a_answer = r
+            .get("sdp")
+            .and_then(Value::as_str)
+            .ok_or("answer: no sdp")?;
+        let (a_dest, _) = parse_sdp(a_answer)?;
+        let attr = |name: &str| {
+            a_answer
+                .lines()
+                .find_map(|l| l.trim_end().strip_prefix(name).map(str::to_owned))
+        };
+        if attr("a=setup:").as_deref() != Some("active") {
+            return Err("rtpengine did not take the DTLS client role (a=setup:active) on A".into());
+        }
+        Ok(DtlsWiring {
+            a_dest,
+            b_dest,
+            b_rx,
+            a_fingerprint: attr("a=fingerprint:")
+                .ok_or("rtpengine answered without a=fingerprint")?,
         })
     }
 
