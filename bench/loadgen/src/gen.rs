@@ -285,6 +285,10 @@ impl Generator {
         let mut gen_cpu0 = 0;
         let mut measuring = false;
         let mut max_lag = 0u64;
+        // LOADGEN_DEBUG: per stream, packets authenticated, the last one's seq and SSRC, and whether one failed.
+        let mut dbg: Option<Vec<(u32, u16, u32, bool)>> = std::env::var_os("LOADGEN_DEBUG")
+            .is_some()
+            .then(|| vec![(0, 0, 0, false); n]);
         loop {
             let now = self.now_ns();
             if !measuring && now >= m_start {
@@ -402,11 +406,32 @@ impl Generator {
                             res.foreign += 1;
                             continue;
                         }
+                        let seq = u16::from_be_bytes([buf[2], buf[3]]);
+                        let ssrc = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
                         let plain = match self.rx[stream as usize].as_mut() {
                             Some(ctx) => match ctx.unprotect_rtp(&mut buf[..len]) {
-                                Ok(l) => l,
-                                Err(_) => {
+                                Ok(l) => {
+                                    if let Some(d) = dbg.as_mut() {
+                                        let e = &mut d[stream as usize];
+                                        e.0 += 1;
+                                        e.1 = seq;
+                                        e.2 = ssrc;
+                                    }
+                                    l
+                                }
+                                Err(e) => {
                                     res.auth_fail += 1;
+                                    if let Some(d) = dbg.as_mut() {
+                                        let (ok, lseq, lssrc, failed) = &mut d[stream as usize];
+                                        if !*failed {
+                                            *failed = true;
+                                            eprintln!(
+                                                "authfail stream {stream} (call {}, {}) from port {src} seq {seq} ssrc {ssrc:08x}: {e}; {ok} packets authenticated before, the last seq {lseq} ssrc {lssrc:08x}",
+                                                stream / 2,
+                                                if stream % 2 == 0 { "A->B, relay's leg B key" } else { "B->A, relay's leg A key" },
+                                            );
+                                        }
+                                    }
                                     continue;
                                 }
                             },
