@@ -5,7 +5,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use wacall::media::srtp::{Direction, SrtpContext, SRTP_MAX_TRAILER};
+use wacall::media::srtp::{Direction, SrtpBackend, SrtpContext, SRTP_MAX_TRAILER};
 use wacall::media::SrtpKeyMaterial;
 
 use crate::net::{self, Epoll, RecvBatch, SendBatch, MAX_PKT};
@@ -149,8 +149,11 @@ impl Generator {
     ) -> Result<(), String> {
         let k = self.a_sock(id);
         let ctx = |key: Option<&SrtpKeyMaterial>, d| {
-            key.map(|k| SrtpContext::new(k, d).map_err(|e| e.to_string()))
-                .transpose()
+            // The native AES-CM/HMAC-SHA1 path (`media::srtp_fast`) explicitly, whatever the process default.
+            key.map(|k| {
+                SrtpContext::with_backend(k, d, SrtpBackend::Native).map_err(|e| e.to_string())
+            })
+            .transpose()
         };
         let base = self.streams.len() as u32;
         // Stream 2i: A -> relay(a_dest) -> B (arrives at B from b_dest's port).
