@@ -56,8 +56,13 @@ pub struct StepResult {
 
 /// An established call's DTLS leg.
 pub struct DtlsLeg {
+    pub id: usize,
     pub creds: IceCreds,
     pub server: DtlsServer,
+    /// The relay's sending key as exported at the end of the handshake (debugging: did it change since?).
+    pub rx_key: Vec<u8>,
+    /// DTLS records received after the handshake.
+    pub late: u32,
 }
 
 /// A call whose DTLS leg is being set up: the relay side is allocated, ICE and DTLS are under way.
@@ -207,6 +212,18 @@ impl Generator {
                 return true;
             }
         } else if (20..=63).contains(&data[0]) {
+            leg.late += 1;
+            if std::env::var_os("LOADGEN_DEBUG").is_some() {
+                let epoch = data
+                    .get(3..5)
+                    .map_or(0, |e| u16::from_be_bytes([e[0], e[1]]));
+                eprintln!(
+                    "call {}: DTLS record after the handshake: content type {}, epoch {epoch}, handshake type {}",
+                    leg.id,
+                    data[0],
+                    if data[0] == 22 && epoch == 0 { data.get(13).copied().unwrap_or(0) } else { 0 }
+                );
+            }
             for o in leg.server.input(data) {
                 let _ = self.socks[si].send_to(&o, from);
             }
@@ -428,6 +445,17 @@ impl Generator {
                                         let (ok, lseq, lssrc, failed) = &mut d[stream as usize];
                                         if !*failed {
                                             *failed = true;
+                                            if let Some(Some(l)) =
+                                                self.dtls.get(stream as usize / 2)
+                                            {
+                                                let same =
+                                                    l.server.keys().and_then(Result::ok).map(
+                                                        |(_, rx)| {
+                                                            rx.key_and_salt() == &l.rx_key[..]
+                                                        },
+                                                    );
+                                                eprintln!("  call {}: {} DTLS records after the handshake; server's keys now: {}", l.id, l.late, match same { Some(true) => "unchanged", Some(false) => "CHANGED", None => "none" });
+                                            }
                                             eprintln!(
                                                 "authfail stream {stream} (call {}, {}) from port {src} seq {seq} ssrc {ssrc:08x}: {e}; {ok} packets authenticated before, the last seq {lseq} ssrc {lssrc:08x}",
                                                 stream / 2,

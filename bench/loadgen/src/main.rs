@@ -192,8 +192,11 @@ fn setup_dtls_calls(
                     g.add_call(
                         p.id,
                         Some(DtlsLeg {
+                            id: p.id,
                             creds: p.creds,
                             server: p.server,
+                            rx_key: rx.key_and_salt().to_vec(),
+                            late: 0,
                         }),
                         &tx,
                         Some(&x.b_key),
