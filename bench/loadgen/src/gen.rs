@@ -76,6 +76,9 @@ pub struct Pending {
     pub server: DtlsServer,
     pub started: Instant,
     pub stun: u32,
+    /// SRTP the relay sent once its keys existed, before the call left `pending` (its maiden packet): fed to the
+    /// call's receive context by `add_call` so that context follows the relay's rollover counter.
+    pub early: Vec<Vec<u8>>,
 }
 
 pub struct Generator {
@@ -187,6 +190,15 @@ impl Generator {
         Ok(())
     }
 
+    /// Feeds the relay's SRTP that arrived on leg A before the last call was added (see `Pending::early`).
+    pub fn replay_early(&mut self, early: Vec<Vec<u8>>) {
+        if let Some(Some(ctx)) = self.rx.last_mut() {
+            for mut d in early {
+                let _ = ctx.unprotect_rtp(&mut d);
+            }
+        }
+    }
+
     /// Removes the last call (for stepping load down); its relay side is torn down by the caller.
     pub fn pop_call(&mut self, a_dest: SocketAddr, b_dest: SocketAddr) {
         self.streams.truncate(self.streams.len().saturating_sub(2));
@@ -231,6 +243,20 @@ impl Generator {
         false
     }
 
+    /// SRTP from the relay outside a step (its maiden packet and silence filler toward a DTLS leg, sent as soon
+    /// as its keys exist): decrypted and dropped, so the stream's receive context sees every packet, as Meta's
+    /// would. Skipping them would break more than the count: a relay whose random first sequence number is near
+    /// 65535 wraps during set-up, and a receiver that missed the wrap stays one rollover behind for good.
+    fn track_srtp(&mut self, from: SocketAddr, data: &mut [u8]) {
+        let stream = self.port_map[from.port() as usize];
+        if data.len() < 12 || (200..=204).contains(&data[1]) {
+            return;
+        }
+        if let Some(Some(ctx)) = self.rx.get_mut(stream as usize) {
+            let _ = ctx.unprotect_rtp(data);
+        }
+    }
+
     /// One pass over the A sockets while DTLS legs are being set up: answers STUN checks (for `pending` calls and
     /// for established ones, whose consent checks keep coming) and feeds DTLS records to the pending calls'
     /// servers. Sleeps `idle` when nothing arrived. Returns the number of datagrams handled.
@@ -242,7 +268,11 @@ impl Generator {
                 handled += 1;
                 let data = &buf[..n];
                 let Some(p) = pending.iter_mut().find(|p| p.sock == si && p.relay == from) else {
-                    self.established_control(si, from, data);
+                    if (128..=191).contains(&data[0]) {
+                        self.track_srtp(from, &mut buf[..n]);
+                    } else {
+                        self.established_control(si, from, data);
+                    }
                     continue;
                 };
                 if peer::is_stun(data) {
@@ -254,6 +284,8 @@ impl Generator {
                     for o in p.server.input(data) {
                         let _ = self.socks[si].send_to(&o, from);
                     }
+                } else if (128..=191).contains(&data[0]) && p.early.len() < 64 {
+                    p.early.push(data.to_vec());
                 }
             }
         }
@@ -454,10 +486,10 @@ impl Generator {
                                                             rx.key_and_salt() == &l.rx_key[..]
                                                         },
                                                     );
-                                                eprintln!("  call {}: {} DTLS records after the handshake; server's keys now: {}", l.id, l.late, match same { Some(true) => "unchanged", Some(false) => "CHANGED", None => "none" });
+                                                eprintln!("  relay call bench-{}: {} DTLS records after the handshake; server's keys now: {}", l.id, l.late, match same { Some(true) => "unchanged", Some(false) => "CHANGED", None => "none" });
                                             }
                                             eprintln!(
-                                                "authfail stream {stream} (call {}, {}) from port {src} seq {seq} ssrc {ssrc:08x}: {e}; {ok} packets authenticated before, the last seq {lseq} ssrc {lssrc:08x}",
+                                                "authfail stream {stream} (generator call {}, {}) from port {src} seq {seq} ssrc {ssrc:08x}: {e}; {ok} packets authenticated before, the last seq {lseq} ssrc {lssrc:08x}",
                                                 stream / 2,
                                                 if stream % 2 == 0 { "A->B, relay's leg B key" } else { "B->A, relay's leg A key" },
                                             );

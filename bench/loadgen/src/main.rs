@@ -153,6 +153,7 @@ fn setup_dtls_calls(
                 server: DtlsServer::new(me, &w.a_fingerprint)?,
                 started: Instant::now(),
                 stun: 0,
+                early: Vec::new(),
             });
             after.push(After {
                 b_dest: w.b_dest,
@@ -205,6 +206,7 @@ fn setup_dtls_calls(
                         Some(&rx),
                         Some(&x.b_rx),
                     )?;
+                    g.replay_early(p.early);
                     wiring.push((p.id, p.relay, x.b_dest));
                 }
                 Err(e) => {
