@@ -251,7 +251,14 @@ fn ramp(relay: &mut dyn Relay, sc: Scenario, o: &Opts) -> Result<Summary, String
     let drain = Duration::from_millis(500);
     while pps <= o.max_pps {
         let want = pps / 100;
+        // The relay's background CPU with no media flowing (wacall's silence filler toward Meta for the calls
+        // already up, consent checks, timers) over 200 ms: subtracted from the set-up window, which is about
+        // the calls being added.
+        let (b0, tb) = (procstat::cpu_ns(pid), Instant::now());
+        std::thread::sleep(Duration::from_millis(200));
+        let background = (procstat::cpu_ns(pid) - b0) as f64 / tb.elapsed().as_secs_f64();
         let c0 = procstat::cpu_ns(pid);
+        let t_setup = Instant::now();
         let before = g.calls();
         if let Some(me) = &me {
             let ok0 = sum.dtls.ok;
@@ -301,8 +308,20 @@ fn ramp(relay: &mut dyn Relay, sc: Scenario, o: &Opts) -> Result<Summary, String
             )?;
             wiring.push((i, w.a_dest, w.b_dest));
         }
-        setup_cpu += procstat::cpu_ns(pid) - c0;
+        let raw = procstat::cpu_ns(pid) - c0;
+        let bg = (background * t_setup.elapsed().as_secs_f64()) as u64;
+        setup_cpu += raw.saturating_sub(bg);
         setup_calls += g.calls() - before;
+        if g.calls() > before {
+            let per = |ns: u64| ns as f64 / 1000.0 / (g.calls() - before) as f64;
+            eprintln!(
+                "  set-up of {} calls: relay CPU {:.0} us per call ({:.0} us before subtracting background of {:.1}% of a core)",
+                g.calls() - before,
+                per(raw.saturating_sub(bg)),
+                per(raw),
+                background / 1e7
+            );
+        }
         std::thread::sleep(Duration::from_millis(100));
         let rss = procstat::rss_kb(pid);
         if rss_first.is_none() {
