@@ -323,3 +323,88 @@ pub fn stun_answer(req: &[u8], from: SocketAddr, creds: &IceCreds) -> Option<Vec
     m.extend_from_slice(&crc.to_be_bytes());
     Some(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+    use wacall::media::dtls::{DtlsCertificate, DtlsEndpoint, DtlsRole, Fingerprint};
+    use wacall::media::stun::{Class, Message, Writer};
+
+    /// A binding request as wacall's ICE agent builds it, for `ufrag`/`pwd`.
+    fn request(txid: &[u8; 12], ufrag: &str, pwd: &str) -> Vec<u8> {
+        Writer::new(Class::Request, txid)
+            .username(&format!("{ufrag}:relay"))
+            .priority(1)
+            .ice_controlling(42)
+            .use_candidate()
+            .integrity(pwd.as_bytes())
+            .fingerprint()
+            .finish()
+    }
+
+    #[test]
+    fn stun_answer_checks_credentials_and_signs_its_answer() {
+        let creds = IceCreds::random();
+        let from: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        let txid = [7u8; 12];
+        let r = stun_answer(&request(&txid, &creds.ufrag, &creds.pwd), from, &creds).unwrap();
+        let m = Message::parse(&r).unwrap();
+        assert_eq!(m.class, Class::Success);
+        assert_eq!(m.transaction_id, txid);
+        assert_eq!(m.xor_mapped_address, Some(from));
+        assert!(m.verify_integrity(creds.pwd.as_bytes()));
+        assert!(m.has_fingerprint);
+        let wrong_pwd = request(&txid, &creds.ufrag, "not-the-password-at-all");
+        assert!(stun_answer(&wrong_pwd, from, &creds).is_none());
+        let wrong_ufrag = request(&txid, "someone-else", &creds.pwd);
+        assert!(stun_answer(&wrong_ufrag, from, &creds).is_none());
+    }
+
+    /// Runs a handshake between wacall's DTLS client and our server; returns both sides' keys when it completed.
+    fn handshake(
+        me: &Identity,
+        client_cert: &DtlsCertificate,
+        expected: &str,
+    ) -> Option<(DtlsEndpoint, DtlsServer)> {
+        let fp = Fingerprint::parse_attribute(&me.fingerprint).unwrap();
+        let mut client = DtlsEndpoint::new(DtlsRole::Client, client_cert, fp).unwrap();
+        let mut server = DtlsServer::new(me, expected).unwrap();
+        let now = Instant::now();
+        client.start(now);
+        for _ in 0..20 {
+            let mut moved = false;
+            while let Some(d) = client.poll_transmit() {
+                moved = true;
+                for o in server.input(&d) {
+                    client.handle_datagram(now, &o);
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        (client.is_connected() && server.keys().is_some()).then_some((client, server))
+    }
+
+    #[test]
+    fn dtls_server_completes_with_wacalls_client_and_exports_the_same_keys() {
+        let me = Identity::new().unwrap();
+        let cert = DtlsCertificate::generate().unwrap();
+        let (mut client, server) =
+            handshake(&me, &cert, &cert.fingerprint().to_attribute()).expect("handshake");
+        let (tx, rx) = server.keys().unwrap().unwrap();
+        let k = client.take_keys().unwrap();
+        assert_eq!(k.profile, DTLS_PROFILE);
+        assert_eq!(k.local.key_and_salt(), rx.key_and_salt());
+        assert_eq!(k.remote.key_and_salt(), tx.key_and_salt());
+    }
+
+    #[test]
+    fn dtls_server_rejects_a_client_with_another_fingerprint() {
+        let me = Identity::new().unwrap();
+        let cert = DtlsCertificate::generate().unwrap();
+        let other = DtlsCertificate::generate().unwrap();
+        assert!(handshake(&me, &cert, &other.fingerprint().to_attribute()).is_none());
+    }
+}
