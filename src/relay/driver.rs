@@ -6,9 +6,8 @@ use std::collections::{BinaryHeap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -114,38 +113,38 @@ impl From<DriverError> for Reply {
 
 type Res<T> = Result<T, DriverError>;
 
-enum Command {
-    Add {
-        call_id: String,
-        socks: [Vec<UdpSocket>; 2],
-        engine: Box<dyn Engine>,
-        reply: Sender<Res<()>>,
-    },
-    Update {
-        call_id: String,
-        remote: Box<[Option<RemoteLeg>; 2]>,
-        reply: Sender<Res<()>>,
-    },
-    SetLocalSdes {
-        call_id: String,
-        side: Side,
-        key: SdesKey,
-        reply: Sender<Res<()>>,
-    },
-    Delete {
-        call_id: String,
-        reply: Sender<Res<CallStats>>,
-    },
-    Stats {
-        call_id: Option<String>,
-        reply: Sender<(Vec<CallStats>, TotalStats)>,
-    },
-    Stop,
+/// What a worker thread and the control threads share. Control threads (one per host connection) change the
+/// call table themselves under the lock, so a request costs no hand-off to the worker and back (on these VMs
+/// each sleep/wake of a thread costs tens of microseconds of CPU); the worker is woken only when a change
+/// needs it earlier than it planned to wake.
+struct WorkerShared {
+    state: Mutex<WorkerState>,
+    epoll: Epoll,
+    wake: EventFd,
+    stop: AtomicBool,
+}
+
+impl WorkerShared {
+    fn lock(&self) -> Res<MutexGuard<'_, WorkerState>> {
+        self.state
+            .lock()
+            .map_err(|_| DriverError::new(ErrorCode::Internal, "relay worker failed"))
+    }
+
+    /// Wakes the worker when the call table now holds a deadline earlier than the one it sleeps towards.
+    fn wake_if_needed(&self, st: &WorkerState) {
+        if let (Some(sleeping), Some(std::cmp::Reverse((next, _)))) =
+            (st.sleeping_until, st.timers.peek())
+        {
+            if *next < sleeping {
+                self.wake.signal();
+            }
+        }
+    }
 }
 
 struct WorkerHandle {
-    tx: Mutex<Sender<Command>>,
-    wake: Arc<EventFd>,
+    shared: Arc<WorkerShared>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -184,7 +183,6 @@ pub struct Driver {
     workers: Vec<WorkerHandle>,
     ports: Mutex<PortPool>,
     factory: Box<dyn EngineFactory>,
-    timeout: Duration,
     /// Calls held by all workers (kept by the workers, read by `ping` without asking them).
     calls: Arc<AtomicU64>,
 }
@@ -208,17 +206,22 @@ impl Driver {
         let mut workers = Vec::with_capacity(n);
         let calls = Arc::new(AtomicU64::new(0));
         for i in 0..n {
-            let (tx, rx) = mpsc::channel();
-            let wake = Arc::new(EventFd::new()?);
+            let wake = EventFd::new()?;
             let epoll = Epoll::new()?;
             epoll.add(wake.raw(), WAKE_TOKEN)?;
-            let w = Worker::new(epoll, wake.clone(), rx, &config, calls.clone());
+            let shared = Arc::new(WorkerShared {
+                state: Mutex::new(WorkerState::new(&config, calls.clone())),
+                epoll,
+                wake,
+                stop: AtomicBool::new(false),
+            });
+            let recv = RecvBatch::new(config.batch);
+            let sh = shared.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("wacall-relay-{i}"))
-                .spawn(move || w.run())?;
+                .spawn(move || run_worker(&sh, recv))?;
             workers.push(WorkerHandle {
-                tx: Mutex::new(tx),
-                wake,
+                shared,
                 thread: Mutex::new(Some(thread)),
             });
         }
@@ -232,7 +235,6 @@ impl Driver {
             workers,
             ports,
             factory,
-            timeout: Duration::from_secs(2),
             calls,
         })
     }
@@ -245,21 +247,6 @@ impl Driver {
         let mut h = DefaultHasher::new();
         call_id.hash(&mut h);
         &self.workers[(h.finish() % self.workers.len() as u64) as usize]
-    }
-
-    fn send(&self, w: &WorkerHandle, cmd: Command) -> Res<()> {
-        let tx =
-            w.tx.lock()
-                .map_err(|_| DriverError::new(ErrorCode::Internal, "worker lock poisoned"))?;
-        tx.send(cmd)
-            .map_err(|_| DriverError::new(ErrorCode::Internal, "relay worker is gone"))?;
-        w.wake.signal();
-        Ok(())
-    }
-
-    fn wait<T>(&self, rx: Receiver<T>) -> Res<T> {
-        rx.recv_timeout(self.timeout)
-            .map_err(|_| DriverError::new(ErrorCode::Internal, "relay worker did not answer"))
     }
 
     fn bind_leg(
@@ -337,18 +324,17 @@ impl Driver {
             .map_err(|e| DriverError::new(ErrorCode::Rejected, e))?;
         mal.addrs = madv;
         pal.addrs = padv;
-        let w = self.worker_of(call_id);
-        let (tx, rx) = mpsc::channel();
-        self.send(
-            w,
-            Command::Add {
-                call_id: call_id.to_owned(),
-                socks: [ms, ps],
-                engine,
-                reply: tx,
-            },
+        let w = &self.worker_of(call_id).shared;
+        let mut st = w.lock()?;
+        st.add(
+            &w.epoll,
+            call_id.to_owned(),
+            [ms, ps],
+            engine,
+            Instant::now(),
         )?;
-        self.wait(rx)??;
+        w.wake_if_needed(&st);
+        drop(st);
         Ok(Allocation {
             call_id: call_id.to_owned(),
             meta: mal,
@@ -363,61 +349,56 @@ impl Driver {
         meta: Option<RemoteLeg>,
         pbx: Option<RemoteLeg>,
     ) -> Res<()> {
-        let w = self.worker_of(call_id);
-        let (tx, rx) = mpsc::channel();
-        self.send(
-            w,
-            Command::Update {
-                call_id: call_id.to_owned(),
-                remote: Box::new([meta, pbx]),
-                reply: tx,
-            },
-        )?;
-        self.wait(rx)?
+        let w = &self.worker_of(call_id).shared;
+        let mut st = w.lock()?;
+        let r = st.update(call_id, [meta, pbx], Instant::now());
+        // Updating may have queued ICE checks or the maiden packet: send them now, from this thread.
+        st.flush();
+        w.wake_if_needed(&st);
+        r
     }
 
     /// Replaces the key the relay sends with on an SDES leg (SDP mapping chose it).
     pub fn set_local_sdes(&self, call_id: &str, side: Side, key: SdesKey) -> Res<()> {
-        let w = self.worker_of(call_id);
-        let (tx, rx) = mpsc::channel();
-        self.send(
-            w,
-            Command::SetLocalSdes {
-                call_id: call_id.to_owned(),
-                side,
-                key,
-                reply: tx,
+        let w = &self.worker_of(call_id).shared;
+        let mut st = w.lock()?;
+        let now = Instant::now();
+        let r = match st.by_id.get(call_id).copied() {
+            Some(slot) => match st.calls.get_mut(slot) {
+                Some(Some(call)) => call
+                    .engine
+                    .set_local_sdes(now, side, &key)
+                    .map_err(|e| DriverError::new(ErrorCode::Rejected, e)),
+                _ => Err(DriverError::new(
+                    ErrorCode::Internal,
+                    "call table out of step",
+                )),
             },
-        )?;
-        self.wait(rx)?
+            None => Err(DriverError::new(
+                ErrorCode::NotFound,
+                format!("no call {call_id:?}"),
+            )),
+        };
+        if let Some(slot) = st.by_id.get(call_id).copied() {
+            st.reschedule_slot(slot);
+        }
+        w.wake_if_needed(&st);
+        r
     }
 
     /// Ends the call, closes its sockets and returns its final statistics.
     pub fn delete(&self, call_id: &str) -> Res<CallStats> {
-        let w = self.worker_of(call_id);
-        let (tx, rx) = mpsc::channel();
-        self.send(
-            w,
-            Command::Delete {
-                call_id: call_id.to_owned(),
-                reply: tx,
-            },
-        )?;
-        self.wait(rx)?
+        let w = &self.worker_of(call_id).shared;
+        let mut st = w.lock()?;
+        st.remove(&w.epoll, call_id, Instant::now())
+            .ok_or_else(|| DriverError::new(ErrorCode::NotFound, format!("no call {call_id:?}")))
     }
 
     /// Statistics of one call.
     pub fn call_stats(&self, call_id: &str) -> Res<CallStats> {
-        let w = self.worker_of(call_id);
-        let (tx, rx) = mpsc::channel();
-        self.send(
-            w,
-            Command::Stats {
-                call_id: Some(call_id.to_owned()),
-                reply: tx,
-            },
-        )?;
-        let (mut calls, _) = self.wait(rx)?;
+        let w = &self.worker_of(call_id).shared;
+        let st = w.lock()?;
+        let (mut calls, _) = st.stats(Some(call_id), Instant::now());
         calls
             .pop()
             .ok_or_else(|| DriverError::new(ErrorCode::NotFound, format!("no call {call_id:?}")))
@@ -431,15 +412,7 @@ impl Driver {
         };
         let mut all = Vec::new();
         for w in &self.workers {
-            let (tx, rx) = mpsc::channel();
-            self.send(
-                w,
-                Command::Stats {
-                    call_id: None,
-                    reply: tx,
-                },
-            )?;
-            let (calls, t) = self.wait(rx)?;
+            let (calls, t) = w.shared.lock()?.stats(None, Instant::now());
             total.calls += t.calls;
             total.calls_started += t.calls_started;
             total.calls_ended += t.calls_ended;
@@ -458,12 +431,20 @@ impl Driver {
     /// Stops the workers (closing every socket) and waits for them.
     pub fn stop(&self) {
         for w in &self.workers {
-            let _ = self.send(w, Command::Stop);
+            w.shared.stop.store(true, Ordering::SeqCst);
+            w.shared.wake.signal();
         }
         for w in &self.workers {
             if let Ok(mut t) = w.thread.lock() {
                 if let Some(t) = t.take() {
                     let _ = t.join();
+                }
+            }
+            // Close every socket now, not when the last Arc goes.
+            if let Ok(mut st) = w.shared.state.lock() {
+                let ids: Vec<String> = st.by_id.keys().cloned().collect();
+                for id in ids {
+                    st.remove(&w.shared.epoll, &id, Instant::now());
                 }
             }
         }
@@ -498,17 +479,13 @@ struct SockEntry {
     fd: RawFd,
 }
 
-struct Worker {
-    epoll: Epoll,
-    wake: Arc<EventFd>,
-    rx: Receiver<Command>,
+struct WorkerState {
     calls: Vec<Option<CallSlot>>,
     free_calls: Vec<usize>,
     by_id: HashMap<String, usize>,
     socks: Vec<Option<SockEntry>>,
     free_socks: Vec<usize>,
     timers: BinaryHeap<std::cmp::Reverse<(Instant, usize)>>,
-    recv: RecvBatch,
     send: SendBatch,
     send_failures: u64,
     stray_drops: u64,
@@ -518,27 +495,76 @@ struct Worker {
     linger: Duration,
     next_housekeeping: Instant,
     calls_gauge: Arc<AtomicU64>,
+    /// Set while the worker sleeps in epoll_wait: the deadline it will wake at by itself.
+    sleeping_until: Option<Instant>,
 }
 
-impl Worker {
-    fn new(
-        epoll: Epoll,
-        wake: Arc<EventFd>,
-        rx: Receiver<Command>,
-        cfg: &RelayConfig,
-        calls_gauge: Arc<AtomicU64>,
-    ) -> Self {
+/// The worker thread: waits on its epoll set, then moves packets and fires timers under the state lock.
+fn run_worker(shared: &WorkerShared, mut recv: RecvBatch) {
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+    loop {
+        let wait_ms = {
+            let Ok(mut st) = shared.state.lock() else {
+                log::error!("relay worker: state lock poisoned, stopping");
+                return;
+            };
+            let now = Instant::now();
+            let mut deadline = st.next_housekeeping;
+            if let Some(std::cmp::Reverse((t, _))) = st.timers.peek() {
+                deadline = deadline.min(*t);
+            }
+            st.sleeping_until = Some(deadline);
+            deadline
+                .saturating_duration_since(now)
+                .as_micros()
+                .div_ceil(1000)
+                .min(1000) as i32
+        };
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let n = match shared.epoll.wait(&mut events, wait_ms) {
+            Ok(n) => n,
+            Err(e) => {
+                log::error!("relay worker: epoll_wait failed: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+                0
+            }
+        };
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(mut st) = shared.state.lock() else {
+            log::error!("relay worker: state lock poisoned, stopping");
+            return;
+        };
+        st.sleeping_until = None;
+        let now = Instant::now();
+        for ev in &events[..n] {
+            let token = ev.u64;
+            if token == WAKE_TOKEN {
+                shared.wake.drain();
+                continue;
+            }
+            st.read_socket(&mut recv, token as usize, now);
+        }
+        st.fire_timers(now);
+        if now >= st.next_housekeeping {
+            st.housekeeping(&shared.epoll, now);
+        }
+        st.flush();
+    }
+}
+
+impl WorkerState {
+    fn new(cfg: &RelayConfig, calls_gauge: Arc<AtomicU64>) -> Self {
         Self {
-            epoll,
-            wake,
-            rx,
             calls: Vec::new(),
             free_calls: Vec::new(),
             by_id: HashMap::new(),
             socks: Vec::new(),
             free_socks: Vec::new(),
             timers: BinaryHeap::new(),
-            recv: RecvBatch::new(cfg.batch),
             send: SendBatch::new(cfg.batch * 2),
             send_failures: 0,
             stray_drops: 0,
@@ -548,50 +574,7 @@ impl Worker {
             linger: Duration::from_secs(cfg.linger_secs.max(1)),
             next_housekeeping: Instant::now(),
             calls_gauge,
-        }
-    }
-
-    fn run(mut self) {
-        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
-        loop {
-            let now = Instant::now();
-            let mut deadline = self.next_housekeeping;
-            if let Some(std::cmp::Reverse((t, _))) = self.timers.peek() {
-                deadline = deadline.min(*t);
-            }
-            let wait_ms = deadline
-                .saturating_duration_since(now)
-                .as_micros()
-                .div_ceil(1000)
-                .min(1000) as i32;
-            let n = match self.epoll.wait(&mut events, wait_ms) {
-                Ok(n) => n,
-                Err(e) => {
-                    log::error!("relay worker: epoll_wait failed: {e}");
-                    std::thread::sleep(Duration::from_millis(10));
-                    0
-                }
-            };
-            let now = Instant::now();
-            let mut commands = false;
-            for ev in &events[..n] {
-                let token = ev.u64;
-                if token == WAKE_TOKEN {
-                    self.wake.drain();
-                    commands = true;
-                    continue;
-                }
-                self.read_socket(token as usize, now);
-            }
-            self.fire_timers(now);
-            if now >= self.next_housekeeping {
-                self.housekeeping(now);
-            }
-            self.flush();
-            if commands && !self.commands(now) {
-                return;
-            }
-            self.flush();
+            sleeping_until: None,
         }
     }
 
@@ -601,13 +584,19 @@ impl Worker {
         }
     }
 
+    fn reschedule_slot(&mut self, slot: usize) {
+        if let Some(Some(call)) = self.calls.get_mut(slot) {
+            reschedule(&mut self.timers, call, slot);
+        }
+    }
+
     /// One batch per readable socket per loop turn: level-triggered epoll brings busy sockets back, and
     /// other sockets get their turn meanwhile.
-    fn read_socket(&mut self, token: usize, now: Instant) {
+    fn read_socket(&mut self, recv: &mut RecvBatch, token: usize, now: Instant) {
         let Some(Some(entry)) = self.socks.get(token).copied() else {
             return;
         };
-        let got = match self.recv.recv(entry.fd) {
+        let got = match recv.recv(entry.fd) {
             Ok(n) => n,
             Err(e) => {
                 // ICMP errors (port unreachable) surface here; they are no reason to stop.
@@ -625,7 +614,7 @@ impl Worker {
             send_failures: &mut self.send_failures,
         };
         for i in 0..got {
-            let (data, from, truncated) = self.recv.get(i);
+            let (data, from, truncated) = recv.get(i);
             match from {
                 Some(from) if !truncated => call
                     .engine
@@ -671,7 +660,7 @@ impl Worker {
 
     /// Frees calls that ended (or were never updated) longer than `linger` ago: a host that crashed or forgot
     /// to delete must not leak ports forever.
-    fn housekeeping(&mut self, now: Instant) {
+    fn housekeeping(&mut self, epoll: &Epoll, now: Instant) {
         self.next_housekeeping = now + Duration::from_secs(1);
         let mut reap = Vec::new();
         for call in self.calls.iter().flatten() {
@@ -687,67 +676,13 @@ impl Worker {
         }
         for id in reap {
             log::info!("relay: freeing call {id} (ended or never updated)");
-            self.remove(&id, now);
+            self.remove(epoll, &id, now);
         }
-    }
-
-    fn commands(&mut self, now: Instant) -> bool {
-        while let Ok(cmd) = self.rx.try_recv() {
-            match cmd {
-                Command::Add {
-                    call_id,
-                    socks,
-                    engine,
-                    reply,
-                } => {
-                    let _ = reply.send(self.add(call_id, socks, engine, now));
-                }
-                Command::Update {
-                    call_id,
-                    remote,
-                    reply,
-                } => {
-                    let _ = reply.send(self.update(&call_id, remote, now));
-                }
-                Command::SetLocalSdes {
-                    call_id,
-                    side,
-                    key,
-                    reply,
-                } => {
-                    let r = match self
-                        .by_id
-                        .get(&call_id)
-                        .and_then(|s| self.calls.get_mut(*s))
-                    {
-                        Some(Some(call)) => call
-                            .engine
-                            .set_local_sdes(now, side, &key)
-                            .map_err(|e| DriverError::new(ErrorCode::Rejected, e)),
-                        _ => Err(DriverError::new(
-                            ErrorCode::NotFound,
-                            format!("no call {call_id:?}"),
-                        )),
-                    };
-                    let _ = reply.send(r);
-                }
-                Command::Delete { call_id, reply } => {
-                    let r = self.remove(&call_id, now).ok_or_else(|| {
-                        DriverError::new(ErrorCode::NotFound, format!("no call {call_id:?}"))
-                    });
-                    let _ = reply.send(r);
-                }
-                Command::Stats { call_id, reply } => {
-                    let _ = reply.send(self.stats(call_id.as_deref(), now));
-                }
-                Command::Stop => return false,
-            }
-        }
-        true
     }
 
     fn add(
         &mut self,
+        epoll: &Epoll,
         call_id: String,
         socks: [Vec<UdpSocket>; 2],
         engine: Box<dyn Engine>,
@@ -779,12 +714,12 @@ impl Worker {
                     idx,
                     fd,
                 });
-                if let Err(e) = self.epoll.add(fd, token as u64) {
+                if let Err(e) = epoll.add(fd, token as u64) {
                     self.socks[token] = None;
                     self.free_socks.push(token);
                     for t in tokens {
                         if let Some(Some(en)) = self.socks.get(t).copied() {
-                            let _ = self.epoll.delete(en.fd);
+                            let _ = epoll.delete(en.fd);
                         }
                         self.socks[t] = None;
                         self.free_socks.push(t);
@@ -814,12 +749,7 @@ impl Worker {
         Ok(())
     }
 
-    fn update(
-        &mut self,
-        call_id: &str,
-        remote: Box<[Option<RemoteLeg>; 2]>,
-        now: Instant,
-    ) -> Res<()> {
+    fn update(&mut self, call_id: &str, remote: [Option<RemoteLeg>; 2], now: Instant) -> Res<()> {
         let slot = *self
             .by_id
             .get(call_id)
@@ -849,13 +779,13 @@ impl Worker {
         Ok(())
     }
 
-    fn remove(&mut self, call_id: &str, now: Instant) -> Option<CallStats> {
+    fn remove(&mut self, epoll: &Epoll, call_id: &str, now: Instant) -> Option<CallStats> {
         let slot = self.by_id.remove(call_id)?;
         let call = self.calls.get_mut(slot)?.take()?;
         self.free_calls.push(slot);
         for t in &call.tokens {
             if let Some(Some(en)) = self.socks.get(*t).copied() {
-                let _ = self.epoll.delete(en.fd);
+                let _ = epoll.delete(en.fd);
             }
             self.socks[*t] = None;
             self.free_socks.push(*t);
