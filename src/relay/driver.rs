@@ -487,6 +487,8 @@ struct WorkerState {
     free_socks: Vec<usize>,
     timers: BinaryHeap<std::cmp::Reverse<(Instant, usize)>>,
     send: SendBatch,
+    /// Shared by every engine of this worker (see `Outbox::scratch`).
+    scratch: crate::media::Outbox,
     send_failures: u64,
     stray_drops: u64,
     ended_legs: LegStats,
@@ -566,6 +568,7 @@ impl WorkerState {
             free_socks: Vec::new(),
             timers: BinaryHeap::new(),
             send: SendBatch::new(cfg.batch * 2),
+            scratch: crate::media::Outbox::with_capacity(64),
             send_failures: 0,
             stray_drops: 0,
             ended_legs: LegStats::default(),
@@ -612,6 +615,7 @@ impl WorkerState {
             batch: &mut self.send,
             fds: &call.fds,
             send_failures: &mut self.send_failures,
+            scratch: &mut self.scratch,
         };
         for i in 0..got {
             let (data, from, truncated) = recv.get(i);
@@ -646,6 +650,7 @@ impl WorkerState {
                 batch: &mut self.send,
                 fds: &call.fds,
                 send_failures: &mut self.send_failures,
+                scratch: &mut self.scratch,
             };
             call.engine.on_timeout(now, &mut out);
             if call.ended_at.is_none() {
@@ -773,6 +778,7 @@ impl WorkerState {
             batch: &mut self.send,
             fds: &call.fds,
             send_failures: &mut self.send_failures,
+            scratch: &mut self.scratch,
         };
         call.engine.on_timeout(now, &mut out);
         reschedule(&mut self.timers, call, slot);
