@@ -137,7 +137,7 @@ fn plain_rtp_both_ways_with_stats() {
             ..
         })
     ));
-    // Sockets are closed with the call.
+    // A deleted call relays nothing more (its sockets went back to the pool).
     meta.send_to(&rtp(99, 111, &[1]), meta_addr).unwrap();
     assert!(recv(&pbx).is_none());
     relay.stop();

@@ -2,7 +2,7 @@
 //! worker thread, moves datagrams in batches through each call's `Engine` and fires its timers.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
@@ -67,6 +67,9 @@ pub struct RelayConfig {
     pub socket_buffer: usize,
     /// Exit the relay process when its parent (the host) goes away. Only for `run` in a forked process.
     pub exit_with_parent: bool,
+    /// Bind the whole port range at start-up (one socket per port and address, needing that many file
+    /// descriptors), so that setting a call up costs no socket system call. Off: bind per call.
+    pub prebind_ports: bool,
 }
 
 impl Default for RelayConfig {
@@ -82,6 +85,7 @@ impl Default for RelayConfig {
             batch: 32,
             socket_buffer: 1 << 20,
             exit_with_parent: false,
+            prebind_ports: true,
         }
     }
 }
@@ -230,13 +234,69 @@ impl Driver {
             min: config.port_min,
             max: config.port_max,
         });
-        Ok(Driver {
+        let driver = Driver {
             config,
             workers,
             ports,
             factory,
             calls,
-        })
+        };
+        if driver.config.prebind_ports {
+            driver.prebind();
+        }
+        Ok(driver)
+    }
+
+    /// Binds the whole port range on every configured address, spread over the workers. Ports another
+    /// program holds are skipped; when the process runs out of descriptors the rest is bound on demand.
+    fn prebind(&self) {
+        let c = &self.config;
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for ip in [
+            c.meta.ipv4.map(IpAddr::from),
+            c.meta.ipv6.map(IpAddr::from),
+            c.pbx.ipv4.map(IpAddr::from),
+            c.pbx.ipv6.map(IpAddr::from),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+        let want = (usize::from(c.port_max - c.port_min) + 1) * ips.len();
+        sys::raise_nofile_limit(want as u64 + 1024);
+        let mut bound = 0usize;
+        'ports: for port in c.port_min..=c.port_max {
+            let w = &self.workers[usize::from(port - c.port_min) % self.workers.len()].shared;
+            for &ip in &ips {
+                let s = match UdpSocket::bind(SocketAddr::new(ip, port)) {
+                    Ok(s) => s,
+                    Err(e) if e.raw_os_error() == Some(libc::EMFILE) => {
+                        log::warn!(
+                            "relay: out of file descriptors after {bound} of {want} sockets; the rest of \
+                             the port range is bound per call"
+                        );
+                        break 'ports;
+                    }
+                    Err(_) => continue,
+                };
+                sys::set_buffers(s.as_raw_fd(), c.socket_buffer);
+                let Ok(mut st) = w.state.lock() else {
+                    return;
+                };
+                if st.register(&w.epoll, s).is_ok() {
+                    bound += 1;
+                }
+            }
+        }
+        log::info!(
+            "relay: bound {bound} of {want} sockets ({} addresses, ports {}-{})",
+            ips.len(),
+            c.port_min,
+            c.port_max
+        );
     }
 
     pub fn config(&self) -> &RelayConfig {
@@ -249,11 +309,8 @@ impl Driver {
         &self.workers[(h.finish() % self.workers.len() as u64) as usize]
     }
 
-    fn bind_leg(
-        &self,
-        side: Side,
-        cfg: &LegConfig,
-    ) -> Res<(Vec<UdpSocket>, Vec<SocketAddr>, Vec<SocketAddr>)> {
+    /// The bind and advertised addresses one leg wants.
+    fn leg_addrs(&self, side: Side, cfg: &LegConfig) -> Res<Vec<(IpAddr, IpAddr)>> {
         let iface = match side {
             Side::Meta => &self.config.meta,
             Side::Pbx => &self.config.pbx,
@@ -278,29 +335,80 @@ impl Driver {
                 ),
             ));
         }
-        let mut socks = Vec::new();
-        let mut addrs = Vec::new();
-        let mut adv = Vec::new();
-        let mut pool = self
-            .ports
-            .lock()
-            .map_err(|_| DriverError::new(ErrorCode::Internal, "port pool poisoned"))?;
-        for (ip, adv_ip) in want {
-            let s = pool.bind(ip)?;
-            let a = s
-                .local_addr()
-                .map_err(|e| DriverError::new(ErrorCode::Internal, e.to_string()))?;
-            s.set_nonblocking(true)
-                .map_err(|e| DriverError::new(ErrorCode::Internal, e.to_string()))?;
-            sys::set_buffers(s.as_raw_fd(), self.config.socket_buffer);
-            addrs.push(a);
-            adv.push(SocketAddr::new(adv_ip, a.port()));
-            socks.push(s);
-        }
-        Ok((socks, addrs, adv))
+        Ok(want)
     }
 
-    /// Opens both legs' sockets and creates the call.
+    /// Takes one socket per wanted address from the worker's pool, binding a new one from the port range
+    /// when the pool has none left. On error the sockets taken so far go back.
+    fn take_leg(
+        &self,
+        st: &mut WorkerState,
+        epoll: &Epoll,
+        want: &[(IpAddr, IpAddr)],
+    ) -> Res<(Vec<usize>, Vec<SocketAddr>, Vec<SocketAddr>)> {
+        let mut tokens = Vec::with_capacity(want.len());
+        let mut addrs = Vec::with_capacity(want.len());
+        let mut adv = Vec::with_capacity(want.len());
+        for &(ip, adv_ip) in want {
+            let token = match st.take(ip) {
+                Some(t) => t,
+                None => match self.bind_new(st, epoll, ip) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        st.release(&tokens);
+                        return Err(e);
+                    }
+                },
+            };
+            let Some(Some(entry)) = st.socks.get(token) else {
+                return Err(DriverError::new(
+                    ErrorCode::Internal,
+                    "socket pool out of step",
+                ));
+            };
+            let a = entry.local;
+            tokens.push(token);
+            addrs.push(a);
+            adv.push(SocketAddr::new(adv_ip, a.port()));
+        }
+        Ok((tokens, addrs, adv))
+    }
+
+    /// A socket for a worker whose pool ran dry: a free one of another worker (skipping workers busy right
+    /// now, so two threads never wait on each other's lock), else a port of the range not bound yet. It is
+    /// given to `st` taken, not in the pool.
+    fn bind_new(&self, st: &mut WorkerState, epoll: &Epoll, ip: IpAddr) -> Res<usize> {
+        let mut moved = None;
+        for w in &self.workers {
+            if std::ptr::eq(&w.shared.epoll, epoll) {
+                continue;
+            }
+            if let Ok(mut other) = w.shared.state.try_lock() {
+                moved = other.give_away(&w.shared.epoll, ip);
+            }
+            if moved.is_some() {
+                break;
+            }
+        }
+        let s = match moved {
+            Some(s) => s,
+            None => {
+                let s = self
+                    .ports
+                    .lock()
+                    .map_err(|_| DriverError::new(ErrorCode::Internal, "port pool poisoned"))?
+                    .bind(ip)?;
+                sys::set_buffers(s.as_raw_fd(), self.config.socket_buffer);
+                s
+            }
+        };
+        st.register(epoll, s)
+            .map_err(|e| DriverError::new(ErrorCode::Internal, e.to_string()))?;
+        st.take(ip)
+            .ok_or_else(|| DriverError::new(ErrorCode::Internal, "socket pool out of step"))
+    }
+
+    /// Creates the call with one socket per wanted address and leg.
     pub fn allocate(&self, call_id: &str, meta: &LegConfig, pbx: &LegConfig) -> Res<Allocation> {
         if call_id.is_empty() || call_id.len() > 256 {
             return Err(DriverError::new(
@@ -308,8 +416,27 @@ impl Driver {
                 "call_id must be 1-256 bytes",
             ));
         }
-        let (ms, ma, madv) = self.bind_leg(Side::Meta, meta)?;
-        let (ps, pa, padv) = self.bind_leg(Side::Pbx, pbx)?;
+        let want_meta = self.leg_addrs(Side::Meta, meta)?;
+        let want_pbx = self.leg_addrs(Side::Pbx, pbx)?;
+        let w = &self.worker_of(call_id).shared;
+        let ((mt, ma, madv), (pt, pa, padv)) = {
+            let mut st = w.lock()?;
+            if st.by_id.contains_key(call_id) {
+                return Err(DriverError::new(
+                    ErrorCode::Exists,
+                    format!("call {call_id:?} exists"),
+                ));
+            }
+            let m = self.take_leg(&mut st, &w.epoll, &want_meta)?;
+            let p = match self.take_leg(&mut st, &w.epoll, &want_pbx) {
+                Ok(p) => p,
+                Err(e) => {
+                    st.release(&m.0);
+                    return Err(e);
+                }
+            };
+            (m, p)
+        };
         let spec = EngineSpec {
             call_id,
             meta,
@@ -318,21 +445,20 @@ impl Driver {
             advertised: [&madv, &padv],
             media_timeout: Duration::from_secs(self.config.media_timeout_secs.max(1)),
         };
-        let (engine, [mut mal, mut pal]) = self
-            .factory
-            .create(&spec)
-            .map_err(|e| DriverError::new(ErrorCode::Rejected, e))?;
+        // The engine (keys, DTLS state) is built outside the lock: the worker keeps relaying meanwhile.
+        let created = self.factory.create(&spec);
+        let mut st = w.lock()?;
+        let (engine, [mut mal, mut pal]) = match created {
+            Ok(x) => x,
+            Err(e) => {
+                st.release(&mt);
+                st.release(&pt);
+                return Err(DriverError::new(ErrorCode::Rejected, e));
+            }
+        };
         mal.addrs = madv;
         pal.addrs = padv;
-        let w = &self.worker_of(call_id).shared;
-        let mut st = w.lock()?;
-        st.add(
-            &w.epoll,
-            call_id.to_owned(),
-            [ms, ps],
-            engine,
-            Instant::now(),
-        )?;
+        st.add(call_id.to_owned(), [mt, pt], engine, Instant::now())?;
         w.wake_if_needed(&st);
         drop(st);
         Ok(Allocation {
@@ -390,7 +516,7 @@ impl Driver {
     pub fn delete(&self, call_id: &str) -> Res<CallStats> {
         let w = &self.worker_of(call_id).shared;
         let mut st = w.lock()?;
-        st.remove(&w.epoll, call_id, Instant::now())
+        st.remove(call_id, Instant::now())
             .ok_or_else(|| DriverError::new(ErrorCode::NotFound, format!("no call {call_id:?}")))
     }
 
@@ -444,8 +570,10 @@ impl Driver {
             if let Ok(mut st) = w.shared.state.lock() {
                 let ids: Vec<String> = st.by_id.keys().cloned().collect();
                 for id in ids {
-                    st.remove(&w.shared.epoll, &id, Instant::now());
+                    st.remove(&id, Instant::now());
                 }
+                st.pool.clear();
+                st.socks.clear();
             }
         }
     }
@@ -462,7 +590,6 @@ const WAKE_TOKEN: u64 = u64::MAX;
 struct CallSlot {
     call_id: String,
     engine: Box<dyn Engine>,
-    socks: [Vec<UdpSocket>; 2],
     fds: [[RawFd; 2]; 2],
     tokens: Vec<usize>,
     scheduled: Option<Instant>,
@@ -471,12 +598,22 @@ struct CallSlot {
     ended_at: Option<Instant>,
 }
 
+/// The call, leg and socket index a bound socket serves.
 #[derive(Clone, Copy)]
-struct SockEntry {
+struct Owner {
     slot: usize,
     side: Side,
     idx: usize,
+}
+
+/// A bound UDP socket of the worker, registered in its epoll set for its whole life. Sockets are bound once
+/// (at start-up for the whole port range, or on demand when that ran out) and go back to the worker's pool
+/// when their call ends: a call's set-up then costs no socket, bind or epoll system call.
+struct SockEntry {
+    sock: UdpSocket,
     fd: RawFd,
+    local: SocketAddr,
+    owner: Option<Owner>,
 }
 
 struct WorkerState {
@@ -484,7 +621,11 @@ struct WorkerState {
     free_calls: Vec<usize>,
     by_id: HashMap<String, usize>,
     socks: Vec<Option<SockEntry>>,
-    free_socks: Vec<usize>,
+    /// Tokens of sockets that moved to another worker, for reuse.
+    free_tokens: Vec<usize>,
+    /// Free sockets per bound address, oldest first (a freed port is not reused at once: late packets of the
+    /// old call are drained and counted as strays meanwhile).
+    pool: HashMap<IpAddr, VecDeque<usize>>,
     timers: BinaryHeap<std::cmp::Reverse<(Instant, usize)>>,
     send: SendBatch,
     /// Shared by every engine of this worker (see `Outbox::scratch`).
@@ -552,7 +693,7 @@ fn run_worker(shared: &WorkerShared, mut recv: RecvBatch) {
         }
         st.fire_timers(now);
         if now >= st.next_housekeeping {
-            st.housekeeping(&shared.epoll, now);
+            st.housekeeping(now);
         }
         st.flush();
     }
@@ -565,7 +706,8 @@ impl WorkerState {
             free_calls: Vec::new(),
             by_id: HashMap::new(),
             socks: Vec::new(),
-            free_socks: Vec::new(),
+            free_tokens: Vec::new(),
+            pool: HashMap::new(),
             timers: BinaryHeap::new(),
             send: SendBatch::new(cfg.batch * 2),
             scratch: crate::media::Outbox::with_capacity(64),
@@ -596,16 +738,24 @@ impl WorkerState {
     /// One batch per readable socket per loop turn: level-triggered epoll brings busy sockets back, and
     /// other sockets get their turn meanwhile.
     fn read_socket(&mut self, recv: &mut RecvBatch, token: usize, now: Instant) {
-        let Some(Some(entry)) = self.socks.get(token).copied() else {
+        let Some(Some((fd, owner))) = self
+            .socks
+            .get(token)
+            .map(|e| e.as_ref().map(|e| (e.fd, e.owner)))
+        else {
             return;
         };
-        let got = match recv.recv(entry.fd) {
+        let got = match recv.recv(fd) {
             Ok(n) => n,
             Err(e) => {
                 // ICMP errors (port unreachable) surface here; they are no reason to stop.
                 log::debug!("relay: recv on leg socket: {e}");
                 return;
             }
+        };
+        let Some(entry) = owner else {
+            self.stray_drops += got as u64;
+            return;
         };
         let Some(Some(call)) = self.calls.get_mut(entry.slot) else {
             self.stray_drops += got as u64;
@@ -665,7 +815,7 @@ impl WorkerState {
 
     /// Frees calls that ended (or were never updated) longer than `linger` ago: a host that crashed or forgot
     /// to delete must not leak ports forever.
-    fn housekeeping(&mut self, epoll: &Epoll, now: Instant) {
+    fn housekeeping(&mut self, now: Instant) {
         self.next_housekeeping = now + Duration::from_secs(1);
         let mut reap = Vec::new();
         for call in self.calls.iter().flatten() {
@@ -681,19 +831,73 @@ impl WorkerState {
         }
         for id in reap {
             log::info!("relay: freeing call {id} (ended or never updated)");
-            self.remove(epoll, &id, now);
+            self.remove(&id, now);
+        }
+    }
+
+    /// Registers a freshly bound socket with this worker (epoll set + pool); returns its token.
+    fn register(&mut self, epoll: &Epoll, sock: UdpSocket) -> std::io::Result<usize> {
+        let local = sock.local_addr()?;
+        sock.set_nonblocking(true)?;
+        let fd = sock.as_raw_fd();
+        let token = self.free_tokens.pop().unwrap_or_else(|| {
+            self.socks.push(None);
+            self.socks.len() - 1
+        });
+        if let Err(e) = epoll.add(fd, token as u64) {
+            self.free_tokens.push(token);
+            return Err(e);
+        }
+        self.socks[token] = Some(SockEntry {
+            sock,
+            fd,
+            local,
+            owner: None,
+        });
+        self.pool.entry(local.ip()).or_default().push_back(token);
+        Ok(token)
+    }
+
+    /// Hands a free socket bound to `ip` over to another worker (its own pool ran dry).
+    fn give_away(&mut self, epoll: &Epoll, ip: IpAddr) -> Option<UdpSocket> {
+        let t = self.take(ip)?;
+        let e = self.socks.get_mut(t)?.take()?;
+        let _ = epoll.delete(e.fd);
+        self.free_tokens.push(t);
+        Some(e.sock)
+    }
+
+    /// A free socket bound to `ip`, if the pool has one.
+    fn take(&mut self, ip: IpAddr) -> Option<usize> {
+        self.pool.get_mut(&ip)?.pop_front()
+    }
+
+    /// Gives sockets back to the pool, dropping whatever is queued on them.
+    fn release(&mut self, tokens: &[usize]) {
+        let mut junk = [0u8; 64];
+        for &t in tokens {
+            let Some(Some(e)) = self.socks.get_mut(t) else {
+                continue;
+            };
+            e.owner = None;
+            while e.sock.recv_from(&mut junk).is_ok() {
+                self.stray_drops += 1;
+            }
+            let ip = e.local.ip();
+            self.pool.entry(ip).or_default().push_back(t);
         }
     }
 
     fn add(
         &mut self,
-        epoll: &Epoll,
         call_id: String,
-        socks: [Vec<UdpSocket>; 2],
+        tokens: [Vec<usize>; 2],
         engine: Box<dyn Engine>,
         now: Instant,
     ) -> Res<()> {
         if self.by_id.contains_key(&call_id) {
+            let all: Vec<usize> = tokens.iter().flatten().copied().collect();
+            self.release(&all);
             return Err(DriverError::new(
                 ErrorCode::Exists,
                 format!("call {call_id:?} exists"),
@@ -704,41 +908,24 @@ impl WorkerState {
             self.calls.len() - 1
         });
         let mut fds = [[-1; 2]; 2];
-        let mut tokens: Vec<usize> = Vec::new();
-        for (side_i, leg) in socks.iter().enumerate() {
-            for (idx, s) in leg.iter().enumerate().take(2) {
-                let fd = s.as_raw_fd();
-                fds[side_i][idx] = fd;
-                let token = self.free_socks.pop().unwrap_or_else(|| {
-                    self.socks.push(None);
-                    self.socks.len() - 1
-                });
-                self.socks[token] = Some(SockEntry {
-                    slot,
-                    side: Side::from_index(side_i),
-                    idx,
-                    fd,
-                });
-                if let Err(e) = epoll.add(fd, token as u64) {
-                    self.socks[token] = None;
-                    self.free_socks.push(token);
-                    for t in tokens {
-                        if let Some(Some(en)) = self.socks.get(t).copied() {
-                            let _ = epoll.delete(en.fd);
-                        }
-                        self.socks[t] = None;
-                        self.free_socks.push(t);
-                    }
-                    self.free_calls.push(slot);
-                    return Err(DriverError::new(ErrorCode::Internal, format!("epoll: {e}")));
+        let mut all = Vec::with_capacity(4);
+        for (side_i, leg) in tokens.iter().enumerate() {
+            for (idx, &t) in leg.iter().enumerate().take(2) {
+                if let Some(Some(e)) = self.socks.get_mut(t) {
+                    e.owner = Some(Owner {
+                        slot,
+                        side: Side::from_index(side_i),
+                        idx,
+                    });
+                    fds[side_i][idx] = e.fd;
+                    all.push(t);
                 }
-                tokens.push(token);
             }
         }
+        let tokens = all;
         let mut call = CallSlot {
             call_id: call_id.clone(),
             engine,
-            socks,
             fds,
             tokens,
             scheduled: None,
@@ -785,17 +972,11 @@ impl WorkerState {
         Ok(())
     }
 
-    fn remove(&mut self, epoll: &Epoll, call_id: &str, now: Instant) -> Option<CallStats> {
+    fn remove(&mut self, call_id: &str, now: Instant) -> Option<CallStats> {
         let slot = self.by_id.remove(call_id)?;
         let call = self.calls.get_mut(slot)?.take()?;
         self.free_calls.push(slot);
-        for t in &call.tokens {
-            if let Some(Some(en)) = self.socks.get(*t).copied() {
-                let _ = epoll.delete(en.fd);
-            }
-            self.socks[*t] = None;
-            self.free_socks.push(*t);
-        }
+        self.release(&call.tokens);
         let mut st = call_stats(&call, now);
         st.state = match call.engine.ended() {
             Some(r) => format!("ended: {r}"),
@@ -805,7 +986,6 @@ impl WorkerState {
         self.ended_legs.add(&st.pbx);
         self.finished += 1;
         self.calls_gauge.fetch_sub(1, Ordering::Relaxed);
-        drop(call.socks);
         Some(st)
     }
 

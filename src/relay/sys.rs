@@ -359,6 +359,26 @@ impl SendBatch {
     }
 }
 
+/// Raises the soft limit of open files towards `want` (at most the hard limit). Failures are ignored: the
+/// relay then binds what it can.
+pub fn raise_nofile_limit(want: u64) {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write a valid rlimit struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return;
+        }
+        if r.rlim_cur >= want as libc::rlim_t {
+            return;
+        }
+        r.rlim_cur = (want as libc::rlim_t).min(r.rlim_max);
+        let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+    }
+}
+
 /// Sets SO_RCVBUF/SO_SNDBUF; failures are ignored because the kernel default still works.
 pub fn set_buffers(fd: RawFd, bytes: usize) {
     let v = bytes.min(i32::MAX as usize) as libc::c_int;
