@@ -267,3 +267,40 @@ fn no_media_timeout_ends_and_reaps_the_call() {
     assert_eq!(totals.legs.rtp_in, 1);
     relay.stop();
 }
+
+#[test]
+fn burst_larger_than_a_batch_is_relayed_whole() {
+    // Leg sockets are edge-triggered: a socket that gave a full batch must be read again without a new edge.
+    let path = sock_path("burst");
+    let relay = relay::spawn(config(41550), &path).unwrap();
+    let mut c = Client::new(&path, Duration::from_secs(2));
+    let a = c.allocate("burst", rtp_leg(), rtp_leg()).unwrap();
+    let meta = peer();
+    let pbx = peer();
+    c.update(
+        "burst",
+        Some(RemoteLeg {
+            addr: Some(meta.local_addr().unwrap()),
+            ..Default::default()
+        }),
+        Some(RemoteLeg {
+            addr: Some(pbx.local_addr().unwrap()),
+            ..Default::default()
+        }),
+    )
+    .unwrap();
+    // 200 packets at once: more than six batches of 32, queued before the relay reads any.
+    for seq in 0..200 {
+        meta.send_to(&rtp(seq, 111, &[5u8; 40]), a.meta.addrs[0])
+            .unwrap();
+    }
+    let mut got = 0;
+    while recv(&pbx).is_some() {
+        got += 1;
+        if got == 200 {
+            break;
+        }
+    }
+    assert_eq!(got, 200);
+    relay.stop();
+}

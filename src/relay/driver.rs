@@ -645,8 +645,14 @@ struct WorkerState {
 /// The worker thread: waits on its epoll set, then moves packets and fires timers under the state lock.
 fn run_worker(shared: &WorkerShared, mut recv: RecvBatch) {
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+    // Sockets are edge-triggered: one that gave a full batch may hold more and is read again next turn
+    // (after the others had theirs) without waiting.
+    let mut pending: Vec<usize> = Vec::new();
+    let mut again: Vec<usize> = Vec::new();
     loop {
-        let wait_ms = {
+        let wait_ms = if !pending.is_empty() {
+            0
+        } else {
             let Ok(mut st) = shared.state.lock() else {
                 log::error!("relay worker: state lock poisoned, stopping");
                 return;
@@ -683,14 +689,23 @@ fn run_worker(shared: &WorkerShared, mut recv: RecvBatch) {
         };
         st.sleeping_until = None;
         let now = Instant::now();
+        for token in pending.drain(..) {
+            if st.read_socket(&mut recv, token, now) {
+                again.push(token);
+            }
+        }
         for ev in &events[..n] {
             let token = ev.u64;
             if token == WAKE_TOKEN {
                 shared.wake.drain();
                 continue;
             }
-            st.read_socket(&mut recv, token as usize, now);
+            let token = token as usize;
+            if st.read_socket(&mut recv, token, now) && !again.contains(&token) {
+                again.push(token);
+            }
         }
+        std::mem::swap(&mut pending, &mut again);
         st.fire_timers(now);
         if now >= st.next_housekeeping {
             st.housekeeping(now);
@@ -735,31 +750,32 @@ impl WorkerState {
         }
     }
 
-    /// One batch per readable socket per loop turn: level-triggered epoll brings busy sockets back, and
-    /// other sockets get their turn meanwhile.
-    fn read_socket(&mut self, recv: &mut RecvBatch, token: usize, now: Instant) {
+    /// One batch per readable socket per loop turn, so other sockets get their turn. Returns true when the
+    /// socket may hold more (a full batch, or an error reported before the queue): read it again next turn.
+    fn read_socket(&mut self, recv: &mut RecvBatch, token: usize, now: Instant) -> bool {
         let Some(Some((fd, owner))) = self
             .socks
             .get(token)
             .map(|e| e.as_ref().map(|e| (e.fd, e.owner)))
         else {
-            return;
+            return false;
         };
         let got = match recv.recv(fd) {
             Ok(n) => n,
             Err(e) => {
                 // ICMP errors (port unreachable) surface here; they are no reason to stop.
                 log::debug!("relay: recv on leg socket: {e}");
-                return;
+                return true;
             }
         };
+        let more = got == recv.capacity();
         let Some(entry) = owner else {
             self.stray_drops += got as u64;
-            return;
+            return more;
         };
         let Some(Some(call)) = self.calls.get_mut(entry.slot) else {
             self.stray_drops += got as u64;
-            return;
+            return more;
         };
         let mut out = Outbox {
             batch: &mut self.send,
@@ -777,6 +793,7 @@ impl WorkerState {
             }
         }
         reschedule(&mut self.timers, call, entry.slot);
+        more
     }
 
     fn fire_timers(&mut self, now: Instant) {
@@ -844,7 +861,7 @@ impl WorkerState {
             self.socks.push(None);
             self.socks.len() - 1
         });
-        if let Err(e) = epoll.add(fd, token as u64) {
+        if let Err(e) = epoll.add_edge(fd, token as u64) {
             self.free_tokens.push(token);
             return Err(e);
         }

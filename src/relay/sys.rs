@@ -35,10 +35,17 @@ impl Epoll {
 
     /// Registers `fd` for readability (level-triggered) with `token` as its event data.
     pub fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: token,
-        };
+        self.add_with(fd, token, libc::EPOLLIN as u32)
+    }
+
+    /// Registers `fd` for readability, edge-triggered: the owner must read until the socket is empty (or
+    /// remember to come back), and the kernel does not poll the socket again at every wait.
+    pub fn add_edge(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        self.add_with(fd, token, (libc::EPOLLIN | libc::EPOLLET) as u32)
+    }
+
+    fn add_with(&self, fd: RawFd, token: u64, events: u32) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events, u64: token };
         // SAFETY: ev is a valid epoll_event for the duration of the call.
         cvt(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })?;
         Ok(())
@@ -193,6 +200,11 @@ impl RecvBatch {
             iovs: (0..n).map(|_| unsafe { zeroed() }).collect(),
             hdrs: (0..n).map(|_| unsafe { zeroed() }).collect(),
         }
+    }
+
+    /// Datagrams one `recv` takes at most.
+    pub fn capacity(&self) -> usize {
+        self.bufs.len()
     }
 
     /// Receives up to the batch size of datagrams from a non-blocking socket. Ok(0) when none are queued.
