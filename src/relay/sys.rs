@@ -344,6 +344,27 @@ impl SendBatch {
             while end < self.n && self.fds[end] == fd {
                 end += 1;
             }
+            if end - start == 1 {
+                // One datagram for this socket (the common case: one packet per call per turn): sendto skips
+                // copying and checking a msghdr and an iovec.
+                // SAFETY: buffer and address are owned by self and valid for the call.
+                let r = unsafe {
+                    libc::sendto(
+                        fd,
+                        self.bufs[start].as_ptr() as *const libc::c_void,
+                        self.lens[start],
+                        libc::MSG_DONTWAIT,
+                        &self.addrs[start] as *const libc::sockaddr_storage
+                            as *const libc::sockaddr,
+                        self.addr_lens[start],
+                    )
+                };
+                if r < 0 {
+                    failed += 1;
+                }
+                start = end;
+                continue;
+            }
             let mut at = start;
             while at < end {
                 // SAFETY: headers [at, end) point at buffers and addresses owned by self.
