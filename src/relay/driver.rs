@@ -129,10 +129,14 @@ struct WorkerShared {
 }
 
 impl WorkerShared {
+    /// The worker's state. A panic while it was held (a bug outside any call's engine: engines are shielded
+    /// per call) leaves the table usable, so the lock is taken back rather than failing every later request.
     fn lock(&self) -> Res<MutexGuard<'_, WorkerState>> {
-        self.state
-            .lock()
-            .map_err(|_| DriverError::new(ErrorCode::Internal, "relay worker failed"))
+        Ok(self.state.lock().unwrap_or_else(|e| {
+            log::error!("relay: a worker's state lock was poisoned by a panic; carrying on");
+            self.state.clear_poison();
+            e.into_inner()
+        }))
     }
 
     /// Wakes the worker when the call table now holds a deadline earlier than the one it sleeps towards.
@@ -283,6 +287,9 @@ impl Driver {
                     Err(_) => continue,
                 };
                 sys::set_buffers(s.as_raw_fd(), c.socket_buffer);
+                if ip.is_ipv4() {
+                    sys::set_dont_fragment(s.as_raw_fd());
+                }
                 let Ok(mut st) = w.state.lock() else {
                     return;
                 };
@@ -399,6 +406,9 @@ impl Driver {
                     .map_err(|_| DriverError::new(ErrorCode::Internal, "port pool poisoned"))?
                     .bind(ip)?;
                 sys::set_buffers(s.as_raw_fd(), self.config.socket_buffer);
+                if ip.is_ipv4() {
+                    sys::set_dont_fragment(s.as_raw_fd());
+                }
                 s
             }
         };
@@ -491,9 +501,10 @@ impl Driver {
         let now = Instant::now();
         let r = match st.by_id.get(call_id).copied() {
             Some(slot) => match st.calls.get_mut(slot) {
-                Some(Some(call)) => call
-                    .engine
-                    .set_local_sdes(now, side, &key)
+                Some(Some(call)) => shield(call, |e| e.set_local_sdes(now, side, &key))
+                    .ok_or_else(|| {
+                        DriverError::new(ErrorCode::Internal, "the call failed internally")
+                    })?
                     .map_err(|e| DriverError::new(ErrorCode::Rejected, e)),
                 _ => Err(DriverError::new(
                     ErrorCode::Internal,
@@ -596,6 +607,29 @@ struct CallSlot {
     created: Instant,
     updated: bool,
     ended_at: Option<Instant>,
+    /// The engine panicked: it is never called again and the call ends (the others carry on).
+    broken: bool,
+}
+
+/// Runs `f` on the call's engine, unless it panicked before. A panic marks the call broken and ended, so one
+/// call's bug costs that call, not the worker and its other calls.
+fn shield<R>(call: &mut CallSlot, f: impl FnOnce(&mut dyn Engine) -> R) -> Option<R> {
+    if call.broken {
+        return None;
+    }
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *call.engine))) {
+        Ok(r) => Some(r),
+        Err(_) => {
+            log::error!(
+                "relay: call {} failed with an internal error and was stopped",
+                call.call_id
+            );
+            call.broken = true;
+            call.scheduled = None;
+            call.ended_at.get_or_insert_with(Instant::now);
+            None
+        }
+    }
 }
 
 /// The call, leg and socket index a bound socket serves.
@@ -653,8 +687,7 @@ fn run_worker(shared: &WorkerShared, mut recv: RecvBatch) {
         let wait_ms = if !pending.is_empty() {
             0
         } else {
-            let Ok(mut st) = shared.state.lock() else {
-                log::error!("relay worker: state lock poisoned, stopping");
+            let Ok(mut st) = shared.lock() else {
                 return;
             };
             let now = Instant::now();
@@ -683,34 +716,42 @@ fn run_worker(shared: &WorkerShared, mut recv: RecvBatch) {
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
-        let Ok(mut st) = shared.state.lock() else {
-            log::error!("relay worker: state lock poisoned, stopping");
+        let Ok(mut st) = shared.lock() else {
             return;
         };
         st.sleeping_until = None;
         let now = Instant::now();
-        for token in pending.drain(..) {
-            if st.read_socket(&mut recv, token, now) {
-                again.push(token);
+        // Engines are shielded per call; this catches a bug of the loop itself, which must not stop the
+        // worker (the guard stays outside, so the lock is not poisoned).
+        let turn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for token in pending.drain(..) {
+                if st.read_socket(&mut recv, token, now) {
+                    again.push(token);
+                }
             }
-        }
-        for ev in &events[..n] {
-            let token = ev.u64;
-            if token == WAKE_TOKEN {
-                shared.wake.drain();
-                continue;
+            for ev in &events[..n] {
+                let token = ev.u64;
+                if token == WAKE_TOKEN {
+                    shared.wake.drain();
+                    continue;
+                }
+                let token = token as usize;
+                if st.read_socket(&mut recv, token, now) && !again.contains(&token) {
+                    again.push(token);
+                }
             }
-            let token = token as usize;
-            if st.read_socket(&mut recv, token, now) && !again.contains(&token) {
-                again.push(token);
+            std::mem::swap(&mut pending, &mut again);
+            st.fire_timers(now);
+            if now >= st.next_housekeeping {
+                st.housekeeping(now);
             }
+            st.flush();
+        }));
+        if turn.is_err() {
+            log::error!("relay worker: internal error in a loop turn; carrying on");
+            pending.clear();
+            again.clear();
         }
-        std::mem::swap(&mut pending, &mut again);
-        st.fire_timers(now);
-        if now >= st.next_housekeeping {
-            st.housekeeping(now);
-        }
-        st.flush();
     }
 }
 
@@ -777,20 +818,26 @@ impl WorkerState {
             self.stray_drops += got as u64;
             return more;
         };
+        let fds = call.fds;
         let mut out = Outbox {
             batch: &mut self.send,
-            fds: &call.fds,
+            fds: &fds,
             send_failures: &mut self.send_failures,
             scratch: &mut self.scratch,
         };
-        for i in 0..got {
-            let (data, from, truncated) = recv.get(i);
-            match from {
-                Some(from) if !truncated => call
-                    .engine
-                    .on_datagram(now, entry.side, entry.idx, from, data, &mut out),
-                _ => call.engine.count_drop(entry.side),
+        let relayed = shield(call, |engine| {
+            for i in 0..got {
+                let (data, from, truncated) = recv.get(i);
+                match from {
+                    Some(from) if !truncated => {
+                        engine.on_datagram(now, entry.side, entry.idx, from, data, &mut out)
+                    }
+                    _ => engine.count_drop(entry.side),
+                }
             }
+        });
+        if relayed.is_none() {
+            self.stray_drops += got as u64;
         }
         reschedule(&mut self.timers, call, entry.slot);
         more
@@ -809,19 +856,24 @@ impl WorkerState {
                 continue;
             }
             call.scheduled = None;
-            if call.engine.next_timeout().is_some_and(|d| d > now) {
+            if shield(call, |e| e.next_timeout().is_some_and(|d| d > now)).unwrap_or(false) {
                 reschedule(&mut self.timers, call, slot);
                 continue;
             }
+            let fds = call.fds;
             let mut out = Outbox {
                 batch: &mut self.send,
-                fds: &call.fds,
+                fds: &fds,
                 send_failures: &mut self.send_failures,
                 scratch: &mut self.scratch,
             };
-            call.engine.on_timeout(now, &mut out);
+            let ended = shield(call, |e| {
+                e.on_timeout(now, &mut out);
+                e.ended().map(str::to_owned)
+            })
+            .flatten();
             if call.ended_at.is_none() {
-                if let Some(reason) = call.engine.ended() {
+                if let Some(reason) = ended {
                     log::info!("relay: call {} ended: {reason}", call.call_id);
                     call.ended_at = Some(now);
                 }
@@ -949,6 +1001,7 @@ impl WorkerState {
             created: now,
             updated: false,
             ended_at: None,
+            broken: false,
         };
         reschedule(&mut self.timers, &mut call, slot);
         self.calls[slot] = Some(call);
@@ -969,22 +1022,24 @@ impl WorkerState {
                 "call table out of step",
             ));
         };
+        let broken = || DriverError::new(ErrorCode::Internal, "the call failed internally");
         for (i, r) in remote.iter().enumerate() {
             if let Some(r) = r {
-                call.engine
-                    .update(now, Side::from_index(i), r)
+                shield(call, |e| e.update(now, Side::from_index(i), r))
+                    .ok_or_else(broken)?
                     .map_err(|e| DriverError::new(ErrorCode::Rejected, e))?;
             }
         }
         call.updated = true;
         // Updating may start ICE checks or DTLS: let the engine act now rather than at its old deadline.
+        let fds = call.fds;
         let mut out = Outbox {
             batch: &mut self.send,
-            fds: &call.fds,
+            fds: &fds,
             send_failures: &mut self.send_failures,
             scratch: &mut self.scratch,
         };
-        call.engine.on_timeout(now, &mut out);
+        shield(call, |e| e.on_timeout(now, &mut out)).ok_or_else(broken)?;
         reschedule(&mut self.timers, call, slot);
         Ok(())
     }
@@ -994,10 +1049,15 @@ impl WorkerState {
         let call = self.calls.get_mut(slot)?.take()?;
         self.free_calls.push(slot);
         self.release(&call.tokens);
+        let mut call = call;
         let mut st = call_stats(&call, now);
-        st.state = match call.engine.ended() {
-            Some(r) => format!("ended: {r}"),
-            None => "deleted".into(),
+        st.state = match (
+            call.broken,
+            shield(&mut call, |e| e.ended().map(str::to_owned)),
+        ) {
+            (true, _) => "ended: internal error".into(),
+            (false, Some(Some(r))) => format!("ended: {r}"),
+            _ => "deleted".into(),
         };
         self.ended_legs.add(&st.meta);
         self.ended_legs.add(&st.pbx);
@@ -1037,7 +1097,27 @@ impl WorkerState {
 }
 
 fn call_stats(c: &CallSlot, now: Instant) -> CallStats {
-    let state = match (c.engine.ended(), c.updated) {
+    let age_ms = now.saturating_duration_since(c.created).as_millis() as u64;
+    let engine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        (
+            c.engine.ended().map(str::to_owned),
+            c.engine.leg_stats(Side::Meta),
+            c.engine.leg_stats(Side::Pbx),
+        )
+    }));
+    let (ended, meta, pbx) = match engine {
+        Ok(x) if !c.broken => x,
+        _ => {
+            return CallStats {
+                call_id: c.call_id.clone(),
+                state: "ended: internal error".into(),
+                age_ms,
+                meta: LegStats::default(),
+                pbx: LegStats::default(),
+            }
+        }
+    };
+    let state = match (ended, c.updated) {
         (Some(r), _) => format!("ended: {r}"),
         (None, true) => "active".into(),
         (None, false) => "allocated".into(),
@@ -1045,9 +1125,9 @@ fn call_stats(c: &CallSlot, now: Instant) -> CallStats {
     CallStats {
         call_id: c.call_id.clone(),
         state,
-        age_ms: now.saturating_duration_since(c.created).as_millis() as u64,
-        meta: c.engine.leg_stats(Side::Meta),
-        pbx: c.engine.leg_stats(Side::Pbx),
+        age_ms,
+        meta,
+        pbx,
     }
 }
 
@@ -1058,7 +1138,7 @@ fn reschedule(
     call: &mut CallSlot,
     slot: usize,
 ) {
-    let Some(next) = call.engine.next_timeout() else {
+    let Some(Some(next)) = shield(call, |e| e.next_timeout()) else {
         return;
     };
     match call.scheduled {

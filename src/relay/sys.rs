@@ -429,6 +429,23 @@ pub fn set_buffers(fd: RawFd, bytes: usize) {
     }
 }
 
+/// Sets the Don't Fragment bit on an IPv4 socket's datagrams without path-MTU bookkeeping
+/// (IP_PMTUDISC_PROBE): media datagrams are far below any MTU, and a DF datagram gets no hashed IP ID, which
+/// the kernel otherwise computes for every packet. Failures are ignored (IPv6 sockets refuse it).
+pub fn set_dont_fragment(fd: RawFd) {
+    let v: libc::c_int = libc::IP_PMTUDISC_PROBE;
+    // SAFETY: passes a pointer to a valid c_int and its size.
+    let _ = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            &v as *const libc::c_int as *const libc::c_void,
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
