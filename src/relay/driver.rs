@@ -173,8 +173,15 @@ impl PortPool {
             } else {
                 self.next + 1
             };
-            if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, port)) {
-                return Ok(s);
+            match UdpSocket::bind(SocketAddr::new(ip, port)) {
+                Ok(s) => return Ok(s),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    return Err(DriverError::new(
+                        ErrorCode::NoResources,
+                        "out of file descriptors (raise the relay's open-files limit)",
+                    ))
+                }
+                Err(_) => {}
             }
         }
         Err(DriverError::new(
@@ -270,11 +277,26 @@ impl Driver {
             }
         }
         let want = (usize::from(c.port_max - c.port_min) + 1) * ips.len();
-        sys::raise_nofile_limit(want as u64 + 1024);
+        // Leave room for everything else the process opens (control connections, per-call binds, logs).
+        const RESERVE: u64 = 512;
+        let limit = sys::raise_nofile_limit(want as u64 + RESERVE + 64);
+        let budget = match (limit, sys::open_fds()) {
+            (Some(l), Some(open)) => l.saturating_sub(open + RESERVE) as usize,
+            _ => want,
+        };
+        if budget < want {
+            log::warn!(
+                "relay: the open-files limit allows binding {budget} of {want} sockets at start-up; the rest \
+                 is bound per call (raise LimitNOFILE / ulimit -n for set-up without socket calls)"
+            );
+        }
         let mut bound = 0usize;
         'ports: for port in c.port_min..=c.port_max {
             let w = &self.workers[usize::from(port - c.port_min) % self.workers.len()].shared;
             for &ip in &ips {
+                if bound >= budget {
+                    break 'ports;
+                }
                 let s = match UdpSocket::bind(SocketAddr::new(ip, port)) {
                     Ok(s) => s,
                     Err(e) if e.raw_os_error() == Some(libc::EMFILE) => {

@@ -392,9 +392,9 @@ impl SendBatch {
     }
 }
 
-/// Raises the soft limit of open files towards `want` (at most the hard limit). Failures are ignored: the
-/// relay then binds what it can.
-pub fn raise_nofile_limit(want: u64) {
+/// Raises the soft limit of open files towards `want` (at most the hard limit) and returns the soft limit in
+/// force afterwards (None if unknown). Failures are ignored: the relay then binds what it can.
+pub fn raise_nofile_limit(want: u64) -> Option<u64> {
     let mut r = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -402,14 +402,23 @@ pub fn raise_nofile_limit(want: u64) {
     // SAFETY: getrlimit/setrlimit read and write a valid rlimit struct.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
-            return;
+            return None;
         }
-        if r.rlim_cur >= want as libc::rlim_t {
-            return;
+        if r.rlim_cur < want as libc::rlim_t {
+            let cur = r.rlim_cur;
+            r.rlim_cur = (want as libc::rlim_t).min(r.rlim_max);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                r.rlim_cur = cur;
+            }
         }
-        r.rlim_cur = (want as libc::rlim_t).min(r.rlim_max);
-        let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &r);
     }
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
+    Some(r.rlim_cur as u64)
+}
+
+/// Descriptors this process has open now (from /proc/self/fd).
+pub fn open_fds() -> Option<u64> {
+    Some(std::fs::read_dir("/proc/self/fd").ok()?.count() as u64)
 }
 
 /// Sets SO_RCVBUF/SO_SNDBUF; failures are ignored because the kernel default still works.
