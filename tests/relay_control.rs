@@ -7,7 +7,10 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wacall::relay::{self, Client, ErrorCode, LegConfig, RelayConfig, RemoteLeg, Transport};
+use wacall::relay::{
+    self, Client, DefaultFactory, Engine, EngineFactory, EngineSpec, ErrorCode, LegAllocation,
+    LegConfig, LegStats, Outbox, RelayConfig, RemoteLeg, Side, Transport,
+};
 
 fn config(port_min: u16) -> RelayConfig {
     RelayConfig {
@@ -137,7 +140,7 @@ fn plain_rtp_both_ways_with_stats() {
             ..
         })
     ));
-    // Sockets are closed with the call.
+    // A deleted call relays nothing more (its sockets went back to the pool).
     meta.send_to(&rtp(99, 111, &[1]), meta_addr).unwrap();
     assert!(recv(&pbx).is_none());
     relay.stop();
@@ -265,5 +268,154 @@ fn no_media_timeout_ends_and_reaps_the_call() {
     let (totals, _) = c.stats_all().unwrap();
     assert_eq!((totals.calls, totals.calls_ended), (0, 1));
     assert_eq!(totals.legs.rtp_in, 1);
+    relay.stop();
+}
+
+#[test]
+fn burst_larger_than_a_batch_is_relayed_whole() {
+    // Leg sockets are edge-triggered: a socket that gave a full batch must be read again without a new edge.
+    let path = sock_path("burst");
+    let relay = relay::spawn(config(41550), &path).unwrap();
+    let mut c = Client::new(&path, Duration::from_secs(2));
+    let a = c.allocate("burst", rtp_leg(), rtp_leg()).unwrap();
+    let meta = peer();
+    let pbx = peer();
+    c.update(
+        "burst",
+        Some(RemoteLeg {
+            addr: Some(meta.local_addr().unwrap()),
+            ..Default::default()
+        }),
+        Some(RemoteLeg {
+            addr: Some(pbx.local_addr().unwrap()),
+            ..Default::default()
+        }),
+    )
+    .unwrap();
+    // 200 packets at once: more than six batches of 32, queued before the relay reads any.
+    for seq in 0..200 {
+        meta.send_to(&rtp(seq, 111, &[5u8; 40]), a.meta.addrs[0])
+            .unwrap();
+    }
+    let mut got = 0;
+    while recv(&pbx).is_some() {
+        got += 1;
+        if got == 200 {
+            break;
+        }
+    }
+    assert_eq!(got, 200);
+    relay.stop();
+}
+
+/// Plain forwarding that panics on a datagram starting with "BOOM": a bug in one call's engine.
+struct Fragile(Box<dyn Engine>);
+
+impl Engine for Fragile {
+    fn update(
+        &mut self,
+        now: std::time::Instant,
+        side: Side,
+        remote: &RemoteLeg,
+    ) -> Result<(), String> {
+        self.0.update(now, side, remote)
+    }
+    fn on_datagram(
+        &mut self,
+        now: std::time::Instant,
+        side: Side,
+        sock: usize,
+        from: SocketAddr,
+        data: &mut [u8],
+        out: &mut Outbox<'_>,
+    ) {
+        if data.starts_with(b"BOOM") {
+            panic!("engine bug (test)");
+        }
+        self.0.on_datagram(now, side, sock, from, data, out)
+    }
+    fn on_timeout(&mut self, now: std::time::Instant, out: &mut Outbox<'_>) {
+        self.0.on_timeout(now, out)
+    }
+    fn next_timeout(&self) -> Option<std::time::Instant> {
+        self.0.next_timeout()
+    }
+    fn leg_stats(&self, side: Side) -> LegStats {
+        self.0.leg_stats(side)
+    }
+    fn count_drop(&mut self, side: Side) {
+        self.0.count_drop(side)
+    }
+    fn ended(&self) -> Option<&str> {
+        self.0.ended()
+    }
+}
+
+#[derive(Default)]
+struct FragileFactory(DefaultFactory);
+
+impl EngineFactory for FragileFactory {
+    fn create(
+        &self,
+        spec: &EngineSpec<'_>,
+    ) -> Result<(Box<dyn Engine>, [LegAllocation; 2]), String> {
+        let (e, a) = self.0.create(spec)?;
+        Ok((Box::new(Fragile(e)), a))
+    }
+}
+
+#[test]
+fn a_panicking_call_ends_alone() {
+    let path = sock_path("fragile");
+    // One worker: both calls share its loop and its lock.
+    let cfg = RelayConfig {
+        workers: 1,
+        ..config(41600)
+    };
+    let relay = relay::spawn_with(cfg, &path, Box::<FragileFactory>::default()).unwrap();
+    let mut c = Client::new(&path, Duration::from_secs(2));
+    let mut peers = Vec::new();
+    for id in ["bad", "good"] {
+        let a = c.allocate(id, rtp_leg(), rtp_leg()).unwrap();
+        let (meta, pbx) = (peer(), peer());
+        c.update(
+            id,
+            Some(RemoteLeg {
+                addr: Some(meta.local_addr().unwrap()),
+                ..Default::default()
+            }),
+            Some(RemoteLeg {
+                addr: Some(pbx.local_addr().unwrap()),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+        peers.push((a, meta, pbx));
+    }
+    let (bad, good) = (&peers[0], &peers[1]);
+    bad.1
+        .send_to(b"BOOM and then some", bad.0.meta.addrs[0])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // The broken call relays nothing more; the other one carries on, and so does the control channel.
+    bad.1
+        .send_to(&rtp(1, 111, &[1; 20]), bad.0.meta.addrs[0])
+        .unwrap();
+    good.1
+        .send_to(&rtp(1, 111, &[2; 20]), good.0.meta.addrs[0])
+        .unwrap();
+    let (got, _) = recv(&good.2).expect("the good call still relays");
+    assert_eq!(&got[12..], &[2; 20]);
+    bad.2
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    assert!(recv(&bad.2).is_none());
+    assert_eq!(c.stats("bad").unwrap().state, "ended: internal error");
+    assert_eq!(c.stats("good").unwrap().state, "active");
+    assert!(c.update("bad", None, None).is_err() || c.stats("bad").is_ok());
+    c.delete("bad").unwrap();
+    assert_eq!(c.ping().unwrap().1, 1);
+    // A new call on the same worker works.
+    c.allocate("after", rtp_leg(), rtp_leg()).unwrap();
     relay.stop();
 }

@@ -2,13 +2,12 @@
 //! worker thread, moves datagrams in batches through each call's `Engine` and fires its timers.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -68,6 +67,9 @@ pub struct RelayConfig {
     pub socket_buffer: usize,
     /// Exit the relay process when its parent (the host) goes away. Only for `run` in a forked process.
     pub exit_with_parent: bool,
+    /// Bind the whole port range at start-up (one socket per port and address, needing that many file
+    /// descriptors), so that setting a call up costs no socket system call. Off: bind per call.
+    pub prebind_ports: bool,
 }
 
 impl Default for RelayConfig {
@@ -83,6 +85,7 @@ impl Default for RelayConfig {
             batch: 32,
             socket_buffer: 1 << 20,
             exit_with_parent: false,
+            prebind_ports: true,
         }
     }
 }
@@ -114,38 +117,42 @@ impl From<DriverError> for Reply {
 
 type Res<T> = Result<T, DriverError>;
 
-enum Command {
-    Add {
-        call_id: String,
-        socks: [Vec<UdpSocket>; 2],
-        engine: Box<dyn Engine>,
-        reply: Sender<Res<()>>,
-    },
-    Update {
-        call_id: String,
-        remote: Box<[Option<RemoteLeg>; 2]>,
-        reply: Sender<Res<()>>,
-    },
-    SetLocalSdes {
-        call_id: String,
-        side: Side,
-        key: SdesKey,
-        reply: Sender<Res<()>>,
-    },
-    Delete {
-        call_id: String,
-        reply: Sender<Res<CallStats>>,
-    },
-    Stats {
-        call_id: Option<String>,
-        reply: Sender<(Vec<CallStats>, TotalStats)>,
-    },
-    Stop,
+/// What a worker thread and the control threads share. Control threads (one per host connection) change the
+/// call table themselves under the lock, so a request costs no hand-off to the worker and back (on these VMs
+/// each sleep/wake of a thread costs tens of microseconds of CPU); the worker is woken only when a change
+/// needs it earlier than it planned to wake.
+struct WorkerShared {
+    state: Mutex<WorkerState>,
+    epoll: Epoll,
+    wake: EventFd,
+    stop: AtomicBool,
+}
+
+impl WorkerShared {
+    /// The worker's state. A panic while it was held (a bug outside any call's engine: engines are shielded
+    /// per call) leaves the table usable, so the lock is taken back rather than failing every later request.
+    fn lock(&self) -> Res<MutexGuard<'_, WorkerState>> {
+        Ok(self.state.lock().unwrap_or_else(|e| {
+            log::error!("relay: a worker's state lock was poisoned by a panic; carrying on");
+            self.state.clear_poison();
+            e.into_inner()
+        }))
+    }
+
+    /// Wakes the worker when the call table now holds a deadline earlier than the one it sleeps towards.
+    fn wake_if_needed(&self, st: &WorkerState) {
+        if let (Some(sleeping), Some(std::cmp::Reverse((next, _)))) =
+            (st.sleeping_until, st.timers.peek())
+        {
+            if *next < sleeping {
+                self.wake.signal();
+            }
+        }
+    }
 }
 
 struct WorkerHandle {
-    tx: Mutex<Sender<Command>>,
-    wake: Arc<EventFd>,
+    shared: Arc<WorkerShared>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -166,8 +173,15 @@ impl PortPool {
             } else {
                 self.next + 1
             };
-            if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, port)) {
-                return Ok(s);
+            match UdpSocket::bind(SocketAddr::new(ip, port)) {
+                Ok(s) => return Ok(s),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    return Err(DriverError::new(
+                        ErrorCode::NoResources,
+                        "out of file descriptors (raise the relay's open-files limit)",
+                    ))
+                }
+                Err(_) => {}
             }
         }
         Err(DriverError::new(
@@ -184,7 +198,6 @@ pub struct Driver {
     workers: Vec<WorkerHandle>,
     ports: Mutex<PortPool>,
     factory: Box<dyn EngineFactory>,
-    timeout: Duration,
     /// Calls held by all workers (kept by the workers, read by `ping` without asking them).
     calls: Arc<AtomicU64>,
 }
@@ -208,17 +221,22 @@ impl Driver {
         let mut workers = Vec::with_capacity(n);
         let calls = Arc::new(AtomicU64::new(0));
         for i in 0..n {
-            let (tx, rx) = mpsc::channel();
-            let wake = Arc::new(EventFd::new()?);
+            let wake = EventFd::new()?;
             let epoll = Epoll::new()?;
             epoll.add(wake.raw(), WAKE_TOKEN)?;
-            let w = Worker::new(epoll, wake.clone(), rx, &config, calls.clone());
+            let shared = Arc::new(WorkerShared {
+                state: Mutex::new(WorkerState::new(&config, calls.clone())),
+                epoll,
+                wake,
+                stop: AtomicBool::new(false),
+            });
+            let recv = RecvBatch::new(config.batch);
+            let sh = shared.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("wacall-relay-{i}"))
-                .spawn(move || w.run())?;
+                .spawn(move || run_worker(&sh, recv))?;
             workers.push(WorkerHandle {
-                tx: Mutex::new(tx),
-                wake,
+                shared,
                 thread: Mutex::new(Some(thread)),
             });
         }
@@ -227,14 +245,87 @@ impl Driver {
             min: config.port_min,
             max: config.port_max,
         });
-        Ok(Driver {
+        let driver = Driver {
             config,
             workers,
             ports,
             factory,
-            timeout: Duration::from_secs(2),
             calls,
-        })
+        };
+        if driver.config.prebind_ports {
+            driver.prebind();
+        }
+        Ok(driver)
+    }
+
+    /// Binds the whole port range on every configured address, spread over the workers. Ports another
+    /// program holds are skipped; when the process runs out of descriptors the rest is bound on demand.
+    fn prebind(&self) {
+        let c = &self.config;
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for ip in [
+            c.meta.ipv4.map(IpAddr::from),
+            c.meta.ipv6.map(IpAddr::from),
+            c.pbx.ipv4.map(IpAddr::from),
+            c.pbx.ipv6.map(IpAddr::from),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !ips.contains(&ip) {
+                ips.push(ip);
+            }
+        }
+        let want = (usize::from(c.port_max - c.port_min) + 1) * ips.len();
+        // Leave room for everything else the process opens (control connections, per-call binds, logs).
+        const RESERVE: u64 = 512;
+        let limit = sys::raise_nofile_limit(want as u64 + RESERVE + 64);
+        let budget = match (limit, sys::open_fds()) {
+            (Some(l), Some(open)) => l.saturating_sub(open + RESERVE) as usize,
+            _ => want,
+        };
+        if budget < want {
+            log::warn!(
+                "relay: the open-files limit allows binding {budget} of {want} sockets at start-up; the rest \
+                 is bound per call (raise LimitNOFILE / ulimit -n for set-up without socket calls)"
+            );
+        }
+        let mut bound = 0usize;
+        'ports: for port in c.port_min..=c.port_max {
+            let w = &self.workers[usize::from(port - c.port_min) % self.workers.len()].shared;
+            for &ip in &ips {
+                if bound >= budget {
+                    break 'ports;
+                }
+                let s = match UdpSocket::bind(SocketAddr::new(ip, port)) {
+                    Ok(s) => s,
+                    Err(e) if e.raw_os_error() == Some(libc::EMFILE) => {
+                        log::warn!(
+                            "relay: out of file descriptors after {bound} of {want} sockets; the rest of \
+                             the port range is bound per call"
+                        );
+                        break 'ports;
+                    }
+                    Err(_) => continue,
+                };
+                sys::set_buffers(s.as_raw_fd(), c.socket_buffer);
+                if ip.is_ipv4() {
+                    sys::set_dont_fragment(s.as_raw_fd());
+                }
+                let Ok(mut st) = w.state.lock() else {
+                    return;
+                };
+                if st.register(&w.epoll, s).is_ok() {
+                    bound += 1;
+                }
+            }
+        }
+        log::info!(
+            "relay: bound {bound} of {want} sockets ({} addresses, ports {}-{})",
+            ips.len(),
+            c.port_min,
+            c.port_max
+        );
     }
 
     pub fn config(&self) -> &RelayConfig {
@@ -247,26 +338,8 @@ impl Driver {
         &self.workers[(h.finish() % self.workers.len() as u64) as usize]
     }
 
-    fn send(&self, w: &WorkerHandle, cmd: Command) -> Res<()> {
-        let tx =
-            w.tx.lock()
-                .map_err(|_| DriverError::new(ErrorCode::Internal, "worker lock poisoned"))?;
-        tx.send(cmd)
-            .map_err(|_| DriverError::new(ErrorCode::Internal, "relay worker is gone"))?;
-        w.wake.signal();
-        Ok(())
-    }
-
-    fn wait<T>(&self, rx: Receiver<T>) -> Res<T> {
-        rx.recv_timeout(self.timeout)
-            .map_err(|_| DriverError::new(ErrorCode::Internal, "relay worker did not answer"))
-    }
-
-    fn bind_leg(
-        &self,
-        side: Side,
-        cfg: &LegConfig,
-    ) -> Res<(Vec<UdpSocket>, Vec<SocketAddr>, Vec<SocketAddr>)> {
+    /// The bind and advertised addresses one leg wants.
+    fn leg_addrs(&self, side: Side, cfg: &LegConfig) -> Res<Vec<(IpAddr, IpAddr)>> {
         let iface = match side {
             Side::Meta => &self.config.meta,
             Side::Pbx => &self.config.pbx,
@@ -291,29 +364,83 @@ impl Driver {
                 ),
             ));
         }
-        let mut socks = Vec::new();
-        let mut addrs = Vec::new();
-        let mut adv = Vec::new();
-        let mut pool = self
-            .ports
-            .lock()
-            .map_err(|_| DriverError::new(ErrorCode::Internal, "port pool poisoned"))?;
-        for (ip, adv_ip) in want {
-            let s = pool.bind(ip)?;
-            let a = s
-                .local_addr()
-                .map_err(|e| DriverError::new(ErrorCode::Internal, e.to_string()))?;
-            s.set_nonblocking(true)
-                .map_err(|e| DriverError::new(ErrorCode::Internal, e.to_string()))?;
-            sys::set_buffers(s.as_raw_fd(), self.config.socket_buffer);
-            addrs.push(a);
-            adv.push(SocketAddr::new(adv_ip, a.port()));
-            socks.push(s);
-        }
-        Ok((socks, addrs, adv))
+        Ok(want)
     }
 
-    /// Opens both legs' sockets and creates the call.
+    /// Takes one socket per wanted address from the worker's pool, binding a new one from the port range
+    /// when the pool has none left. On error the sockets taken so far go back.
+    fn take_leg(
+        &self,
+        st: &mut WorkerState,
+        epoll: &Epoll,
+        want: &[(IpAddr, IpAddr)],
+    ) -> Res<(Vec<usize>, Vec<SocketAddr>, Vec<SocketAddr>)> {
+        let mut tokens = Vec::with_capacity(want.len());
+        let mut addrs = Vec::with_capacity(want.len());
+        let mut adv = Vec::with_capacity(want.len());
+        for &(ip, adv_ip) in want {
+            let token = match st.take(ip) {
+                Some(t) => t,
+                None => match self.bind_new(st, epoll, ip) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        st.release(&tokens);
+                        return Err(e);
+                    }
+                },
+            };
+            let Some(Some(entry)) = st.socks.get(token) else {
+                return Err(DriverError::new(
+                    ErrorCode::Internal,
+                    "socket pool out of step",
+                ));
+            };
+            let a = entry.local;
+            tokens.push(token);
+            addrs.push(a);
+            adv.push(SocketAddr::new(adv_ip, a.port()));
+        }
+        Ok((tokens, addrs, adv))
+    }
+
+    /// A socket for a worker whose pool ran dry: a free one of another worker (skipping workers busy right
+    /// now, so two threads never wait on each other's lock), else a port of the range not bound yet. It is
+    /// given to `st` taken, not in the pool.
+    fn bind_new(&self, st: &mut WorkerState, epoll: &Epoll, ip: IpAddr) -> Res<usize> {
+        let mut moved = None;
+        for w in &self.workers {
+            if std::ptr::eq(&w.shared.epoll, epoll) {
+                continue;
+            }
+            if let Ok(mut other) = w.shared.state.try_lock() {
+                moved = other.give_away(&w.shared.epoll, ip);
+            }
+            if moved.is_some() {
+                break;
+            }
+        }
+        let s = match moved {
+            Some(s) => s,
+            None => {
+                let s = self
+                    .ports
+                    .lock()
+                    .map_err(|_| DriverError::new(ErrorCode::Internal, "port pool poisoned"))?
+                    .bind(ip)?;
+                sys::set_buffers(s.as_raw_fd(), self.config.socket_buffer);
+                if ip.is_ipv4() {
+                    sys::set_dont_fragment(s.as_raw_fd());
+                }
+                s
+            }
+        };
+        st.register(epoll, s)
+            .map_err(|e| DriverError::new(ErrorCode::Internal, e.to_string()))?;
+        st.take(ip)
+            .ok_or_else(|| DriverError::new(ErrorCode::Internal, "socket pool out of step"))
+    }
+
+    /// Creates the call with one socket per wanted address and leg.
     pub fn allocate(&self, call_id: &str, meta: &LegConfig, pbx: &LegConfig) -> Res<Allocation> {
         if call_id.is_empty() || call_id.len() > 256 {
             return Err(DriverError::new(
@@ -321,8 +448,27 @@ impl Driver {
                 "call_id must be 1-256 bytes",
             ));
         }
-        let (ms, ma, madv) = self.bind_leg(Side::Meta, meta)?;
-        let (ps, pa, padv) = self.bind_leg(Side::Pbx, pbx)?;
+        let want_meta = self.leg_addrs(Side::Meta, meta)?;
+        let want_pbx = self.leg_addrs(Side::Pbx, pbx)?;
+        let w = &self.worker_of(call_id).shared;
+        let ((mt, ma, madv), (pt, pa, padv)) = {
+            let mut st = w.lock()?;
+            if st.by_id.contains_key(call_id) {
+                return Err(DriverError::new(
+                    ErrorCode::Exists,
+                    format!("call {call_id:?} exists"),
+                ));
+            }
+            let m = self.take_leg(&mut st, &w.epoll, &want_meta)?;
+            let p = match self.take_leg(&mut st, &w.epoll, &want_pbx) {
+                Ok(p) => p,
+                Err(e) => {
+                    st.release(&m.0);
+                    return Err(e);
+                }
+            };
+            (m, p)
+        };
         let spec = EngineSpec {
             call_id,
             meta,
@@ -331,24 +477,22 @@ impl Driver {
             advertised: [&madv, &padv],
             media_timeout: Duration::from_secs(self.config.media_timeout_secs.max(1)),
         };
-        let (engine, [mut mal, mut pal]) = self
-            .factory
-            .create(&spec)
-            .map_err(|e| DriverError::new(ErrorCode::Rejected, e))?;
+        // The engine (keys, DTLS state) is built outside the lock: the worker keeps relaying meanwhile.
+        let created = self.factory.create(&spec);
+        let mut st = w.lock()?;
+        let (engine, [mut mal, mut pal]) = match created {
+            Ok(x) => x,
+            Err(e) => {
+                st.release(&mt);
+                st.release(&pt);
+                return Err(DriverError::new(ErrorCode::Rejected, e));
+            }
+        };
         mal.addrs = madv;
         pal.addrs = padv;
-        let w = self.worker_of(call_id);
-        let (tx, rx) = mpsc::channel();
-        self.send(
-            w,
-            Command::Add {
-                call_id: call_id.to_owned(),
-                socks: [ms, ps],
-                engine,
-                reply: tx,
-            },
-        )?;
-        self.wait(rx)??;
+        st.add(call_id.to_owned(), [mt, pt], engine, Instant::now())?;
+        w.wake_if_needed(&st);
+        drop(st);
         Ok(Allocation {
             call_id: call_id.to_owned(),
             meta: mal,
@@ -363,61 +507,57 @@ impl Driver {
         meta: Option<RemoteLeg>,
         pbx: Option<RemoteLeg>,
     ) -> Res<()> {
-        let w = self.worker_of(call_id);
-        let (tx, rx) = mpsc::channel();
-        self.send(
-            w,
-            Command::Update {
-                call_id: call_id.to_owned(),
-                remote: Box::new([meta, pbx]),
-                reply: tx,
-            },
-        )?;
-        self.wait(rx)?
+        let w = &self.worker_of(call_id).shared;
+        let mut st = w.lock()?;
+        let r = st.update(call_id, [meta, pbx], Instant::now());
+        // Updating may have queued ICE checks or the maiden packet: send them now, from this thread.
+        st.flush();
+        w.wake_if_needed(&st);
+        r
     }
 
     /// Replaces the key the relay sends with on an SDES leg (SDP mapping chose it).
     pub fn set_local_sdes(&self, call_id: &str, side: Side, key: SdesKey) -> Res<()> {
-        let w = self.worker_of(call_id);
-        let (tx, rx) = mpsc::channel();
-        self.send(
-            w,
-            Command::SetLocalSdes {
-                call_id: call_id.to_owned(),
-                side,
-                key,
-                reply: tx,
+        let w = &self.worker_of(call_id).shared;
+        let mut st = w.lock()?;
+        let now = Instant::now();
+        let r = match st.by_id.get(call_id).copied() {
+            Some(slot) => match st.calls.get_mut(slot) {
+                Some(Some(call)) => shield(call, |e| e.set_local_sdes(now, side, &key))
+                    .ok_or_else(|| {
+                        DriverError::new(ErrorCode::Internal, "the call failed internally")
+                    })?
+                    .map_err(|e| DriverError::new(ErrorCode::Rejected, e)),
+                _ => Err(DriverError::new(
+                    ErrorCode::Internal,
+                    "call table out of step",
+                )),
             },
-        )?;
-        self.wait(rx)?
+            None => Err(DriverError::new(
+                ErrorCode::NotFound,
+                format!("no call {call_id:?}"),
+            )),
+        };
+        if let Some(slot) = st.by_id.get(call_id).copied() {
+            st.reschedule_slot(slot);
+        }
+        w.wake_if_needed(&st);
+        r
     }
 
     /// Ends the call, closes its sockets and returns its final statistics.
     pub fn delete(&self, call_id: &str) -> Res<CallStats> {
-        let w = self.worker_of(call_id);
-        let (tx, rx) = mpsc::channel();
-        self.send(
-            w,
-            Command::Delete {
-                call_id: call_id.to_owned(),
-                reply: tx,
-            },
-        )?;
-        self.wait(rx)?
+        let w = &self.worker_of(call_id).shared;
+        let mut st = w.lock()?;
+        st.remove(call_id, Instant::now())
+            .ok_or_else(|| DriverError::new(ErrorCode::NotFound, format!("no call {call_id:?}")))
     }
 
     /// Statistics of one call.
     pub fn call_stats(&self, call_id: &str) -> Res<CallStats> {
-        let w = self.worker_of(call_id);
-        let (tx, rx) = mpsc::channel();
-        self.send(
-            w,
-            Command::Stats {
-                call_id: Some(call_id.to_owned()),
-                reply: tx,
-            },
-        )?;
-        let (mut calls, _) = self.wait(rx)?;
+        let w = &self.worker_of(call_id).shared;
+        let st = w.lock()?;
+        let (mut calls, _) = st.stats(Some(call_id), Instant::now());
         calls
             .pop()
             .ok_or_else(|| DriverError::new(ErrorCode::NotFound, format!("no call {call_id:?}")))
@@ -431,15 +571,7 @@ impl Driver {
         };
         let mut all = Vec::new();
         for w in &self.workers {
-            let (tx, rx) = mpsc::channel();
-            self.send(
-                w,
-                Command::Stats {
-                    call_id: None,
-                    reply: tx,
-                },
-            )?;
-            let (calls, t) = self.wait(rx)?;
+            let (calls, t) = w.shared.lock()?.stats(None, Instant::now());
             total.calls += t.calls;
             total.calls_started += t.calls_started;
             total.calls_ended += t.calls_ended;
@@ -458,13 +590,23 @@ impl Driver {
     /// Stops the workers (closing every socket) and waits for them.
     pub fn stop(&self) {
         for w in &self.workers {
-            let _ = self.send(w, Command::Stop);
+            w.shared.stop.store(true, Ordering::SeqCst);
+            w.shared.wake.signal();
         }
         for w in &self.workers {
             if let Ok(mut t) = w.thread.lock() {
                 if let Some(t) = t.take() {
                     let _ = t.join();
                 }
+            }
+            // Close every socket now, not when the last Arc goes.
+            if let Ok(mut st) = w.shared.state.lock() {
+                let ids: Vec<String> = st.by_id.keys().cloned().collect();
+                for id in ids {
+                    st.remove(&id, Instant::now());
+                }
+                st.pool.clear();
+                st.socks.clear();
             }
         }
     }
@@ -481,35 +623,69 @@ const WAKE_TOKEN: u64 = u64::MAX;
 struct CallSlot {
     call_id: String,
     engine: Box<dyn Engine>,
-    socks: [Vec<UdpSocket>; 2],
     fds: [[RawFd; 2]; 2],
     tokens: Vec<usize>,
     scheduled: Option<Instant>,
     created: Instant,
     updated: bool,
     ended_at: Option<Instant>,
+    /// The engine panicked: it is never called again and the call ends (the others carry on).
+    broken: bool,
 }
 
+/// Runs `f` on the call's engine, unless it panicked before. A panic marks the call broken and ended, so one
+/// call's bug costs that call, not the worker and its other calls.
+fn shield<R>(call: &mut CallSlot, f: impl FnOnce(&mut dyn Engine) -> R) -> Option<R> {
+    if call.broken {
+        return None;
+    }
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *call.engine))) {
+        Ok(r) => Some(r),
+        Err(_) => {
+            log::error!(
+                "relay: call {} failed with an internal error and was stopped",
+                call.call_id
+            );
+            call.broken = true;
+            call.scheduled = None;
+            call.ended_at.get_or_insert_with(Instant::now);
+            None
+        }
+    }
+}
+
+/// The call, leg and socket index a bound socket serves.
 #[derive(Clone, Copy)]
-struct SockEntry {
+struct Owner {
     slot: usize,
     side: Side,
     idx: usize,
-    fd: RawFd,
 }
 
-struct Worker {
-    epoll: Epoll,
-    wake: Arc<EventFd>,
-    rx: Receiver<Command>,
+/// A bound UDP socket of the worker, registered in its epoll set for its whole life. Sockets are bound once
+/// (at start-up for the whole port range, or on demand when that ran out) and go back to the worker's pool
+/// when their call ends: a call's set-up then costs no socket, bind or epoll system call.
+struct SockEntry {
+    sock: UdpSocket,
+    fd: RawFd,
+    local: SocketAddr,
+    owner: Option<Owner>,
+}
+
+struct WorkerState {
     calls: Vec<Option<CallSlot>>,
     free_calls: Vec<usize>,
     by_id: HashMap<String, usize>,
     socks: Vec<Option<SockEntry>>,
-    free_socks: Vec<usize>,
+    /// Tokens of sockets that moved to another worker, for reuse.
+    free_tokens: Vec<usize>,
+    /// Free sockets per bound address, oldest first (a freed port is not reused at once: late packets of the
+    /// old call are drained and counted as strays meanwhile).
+    pool: HashMap<IpAddr, VecDeque<usize>>,
     timers: BinaryHeap<std::cmp::Reverse<(Instant, usize)>>,
-    recv: RecvBatch,
     send: SendBatch,
+    /// Shared by every engine of this worker (see `Outbox::scratch`).
+    scratch: crate::media::Outbox,
     send_failures: u64,
     stray_drops: u64,
     ended_legs: LegStats,
@@ -518,28 +694,101 @@ struct Worker {
     linger: Duration,
     next_housekeeping: Instant,
     calls_gauge: Arc<AtomicU64>,
+    /// Set while the worker sleeps in epoll_wait: the deadline it will wake at by itself.
+    sleeping_until: Option<Instant>,
 }
 
-impl Worker {
-    fn new(
-        epoll: Epoll,
-        wake: Arc<EventFd>,
-        rx: Receiver<Command>,
-        cfg: &RelayConfig,
-        calls_gauge: Arc<AtomicU64>,
-    ) -> Self {
+/// The worker thread: waits on its epoll set, then moves packets and fires timers under the state lock.
+fn run_worker(shared: &WorkerShared, mut recv: RecvBatch) {
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+    // Sockets are edge-triggered: one that gave a full batch may hold more and is read again next turn
+    // (after the others had theirs) without waiting.
+    let mut pending: Vec<usize> = Vec::new();
+    let mut again: Vec<usize> = Vec::new();
+    loop {
+        let wait_ms = if !pending.is_empty() {
+            0
+        } else {
+            let Ok(mut st) = shared.lock() else {
+                return;
+            };
+            let now = Instant::now();
+            let mut deadline = st.next_housekeeping;
+            if let Some(std::cmp::Reverse((t, _))) = st.timers.peek() {
+                deadline = deadline.min(*t);
+            }
+            st.sleeping_until = Some(deadline);
+            deadline
+                .saturating_duration_since(now)
+                .as_micros()
+                .div_ceil(1000)
+                .min(1000) as i32
+        };
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let n = match shared.epoll.wait(&mut events, wait_ms) {
+            Ok(n) => n,
+            Err(e) => {
+                log::error!("relay worker: epoll_wait failed: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+                0
+            }
+        };
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(mut st) = shared.lock() else {
+            return;
+        };
+        st.sleeping_until = None;
+        let now = Instant::now();
+        // Engines are shielded per call; this catches a bug of the loop itself, which must not stop the
+        // worker (the guard stays outside, so the lock is not poisoned).
+        let turn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for token in pending.drain(..) {
+                if st.read_socket(&mut recv, token, now) {
+                    again.push(token);
+                }
+            }
+            for ev in &events[..n] {
+                let token = ev.u64;
+                if token == WAKE_TOKEN {
+                    shared.wake.drain();
+                    continue;
+                }
+                let token = token as usize;
+                if st.read_socket(&mut recv, token, now) && !again.contains(&token) {
+                    again.push(token);
+                }
+            }
+            std::mem::swap(&mut pending, &mut again);
+            st.fire_timers(now);
+            if now >= st.next_housekeeping {
+                st.housekeeping(now);
+            }
+            st.flush();
+        }));
+        if turn.is_err() {
+            log::error!("relay worker: internal error in a loop turn; carrying on");
+            pending.clear();
+            again.clear();
+        }
+    }
+}
+
+impl WorkerState {
+    fn new(cfg: &RelayConfig, calls_gauge: Arc<AtomicU64>) -> Self {
         Self {
-            epoll,
-            wake,
-            rx,
             calls: Vec::new(),
             free_calls: Vec::new(),
             by_id: HashMap::new(),
             socks: Vec::new(),
-            free_socks: Vec::new(),
+            free_tokens: Vec::new(),
+            pool: HashMap::new(),
             timers: BinaryHeap::new(),
-            recv: RecvBatch::new(cfg.batch),
             send: SendBatch::new(cfg.batch * 2),
+            scratch: crate::media::Outbox::with_capacity(64),
             send_failures: 0,
             stray_drops: 0,
             ended_legs: LegStats::default(),
@@ -548,50 +797,7 @@ impl Worker {
             linger: Duration::from_secs(cfg.linger_secs.max(1)),
             next_housekeeping: Instant::now(),
             calls_gauge,
-        }
-    }
-
-    fn run(mut self) {
-        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
-        loop {
-            let now = Instant::now();
-            let mut deadline = self.next_housekeeping;
-            if let Some(std::cmp::Reverse((t, _))) = self.timers.peek() {
-                deadline = deadline.min(*t);
-            }
-            let wait_ms = deadline
-                .saturating_duration_since(now)
-                .as_micros()
-                .div_ceil(1000)
-                .min(1000) as i32;
-            let n = match self.epoll.wait(&mut events, wait_ms) {
-                Ok(n) => n,
-                Err(e) => {
-                    log::error!("relay worker: epoll_wait failed: {e}");
-                    std::thread::sleep(Duration::from_millis(10));
-                    0
-                }
-            };
-            let now = Instant::now();
-            let mut commands = false;
-            for ev in &events[..n] {
-                let token = ev.u64;
-                if token == WAKE_TOKEN {
-                    self.wake.drain();
-                    commands = true;
-                    continue;
-                }
-                self.read_socket(token as usize, now);
-            }
-            self.fire_timers(now);
-            if now >= self.next_housekeeping {
-                self.housekeeping(now);
-            }
-            self.flush();
-            if commands && !self.commands(now) {
-                return;
-            }
-            self.flush();
+            sleeping_until: None,
         }
     }
 
@@ -601,39 +807,62 @@ impl Worker {
         }
     }
 
-    /// One batch per readable socket per loop turn: level-triggered epoll brings busy sockets back, and
-    /// other sockets get their turn meanwhile.
-    fn read_socket(&mut self, token: usize, now: Instant) {
-        let Some(Some(entry)) = self.socks.get(token).copied() else {
-            return;
+    fn reschedule_slot(&mut self, slot: usize) {
+        if let Some(Some(call)) = self.calls.get_mut(slot) {
+            reschedule(&mut self.timers, call, slot);
+        }
+    }
+
+    /// One batch per readable socket per loop turn, so other sockets get their turn. Returns true when the
+    /// socket may hold more (a full batch, or an error reported before the queue): read it again next turn.
+    fn read_socket(&mut self, recv: &mut RecvBatch, token: usize, now: Instant) -> bool {
+        let Some(Some((fd, owner))) = self
+            .socks
+            .get(token)
+            .map(|e| e.as_ref().map(|e| (e.fd, e.owner)))
+        else {
+            return false;
         };
-        let got = match self.recv.recv(entry.fd) {
+        let got = match recv.recv(fd) {
             Ok(n) => n,
             Err(e) => {
                 // ICMP errors (port unreachable) surface here; they are no reason to stop.
                 log::debug!("relay: recv on leg socket: {e}");
-                return;
+                return true;
             }
+        };
+        let more = got == recv.capacity();
+        let Some(entry) = owner else {
+            self.stray_drops += got as u64;
+            return more;
         };
         let Some(Some(call)) = self.calls.get_mut(entry.slot) else {
             self.stray_drops += got as u64;
-            return;
+            return more;
         };
+        let fds = call.fds;
         let mut out = Outbox {
             batch: &mut self.send,
-            fds: &call.fds,
+            fds: &fds,
             send_failures: &mut self.send_failures,
+            scratch: &mut self.scratch,
         };
-        for i in 0..got {
-            let (data, from, truncated) = self.recv.get(i);
-            match from {
-                Some(from) if !truncated => call
-                    .engine
-                    .on_datagram(now, entry.side, entry.idx, from, data, &mut out),
-                _ => call.engine.count_drop(entry.side),
+        let relayed = shield(call, |engine| {
+            for i in 0..got {
+                let (data, from, truncated) = recv.get(i);
+                match from {
+                    Some(from) if !truncated => {
+                        engine.on_datagram(now, entry.side, entry.idx, from, data, &mut out)
+                    }
+                    _ => engine.count_drop(entry.side),
+                }
             }
+        });
+        if relayed.is_none() {
+            self.stray_drops += got as u64;
         }
         reschedule(&mut self.timers, call, entry.slot);
+        more
     }
 
     fn fire_timers(&mut self, now: Instant) {
@@ -649,18 +878,24 @@ impl Worker {
                 continue;
             }
             call.scheduled = None;
-            if call.engine.next_timeout().is_some_and(|d| d > now) {
+            if shield(call, |e| e.next_timeout().is_some_and(|d| d > now)).unwrap_or(false) {
                 reschedule(&mut self.timers, call, slot);
                 continue;
             }
+            let fds = call.fds;
             let mut out = Outbox {
                 batch: &mut self.send,
-                fds: &call.fds,
+                fds: &fds,
                 send_failures: &mut self.send_failures,
+                scratch: &mut self.scratch,
             };
-            call.engine.on_timeout(now, &mut out);
+            let ended = shield(call, |e| {
+                e.on_timeout(now, &mut out);
+                e.ended().map(str::to_owned)
+            })
+            .flatten();
             if call.ended_at.is_none() {
-                if let Some(reason) = call.engine.ended() {
+                if let Some(reason) = ended {
                     log::info!("relay: call {} ended: {reason}", call.call_id);
                     call.ended_at = Some(now);
                 }
@@ -691,69 +926,69 @@ impl Worker {
         }
     }
 
-    fn commands(&mut self, now: Instant) -> bool {
-        while let Ok(cmd) = self.rx.try_recv() {
-            match cmd {
-                Command::Add {
-                    call_id,
-                    socks,
-                    engine,
-                    reply,
-                } => {
-                    let _ = reply.send(self.add(call_id, socks, engine, now));
-                }
-                Command::Update {
-                    call_id,
-                    remote,
-                    reply,
-                } => {
-                    let _ = reply.send(self.update(&call_id, remote, now));
-                }
-                Command::SetLocalSdes {
-                    call_id,
-                    side,
-                    key,
-                    reply,
-                } => {
-                    let r = match self
-                        .by_id
-                        .get(&call_id)
-                        .and_then(|s| self.calls.get_mut(*s))
-                    {
-                        Some(Some(call)) => call
-                            .engine
-                            .set_local_sdes(now, side, &key)
-                            .map_err(|e| DriverError::new(ErrorCode::Rejected, e)),
-                        _ => Err(DriverError::new(
-                            ErrorCode::NotFound,
-                            format!("no call {call_id:?}"),
-                        )),
-                    };
-                    let _ = reply.send(r);
-                }
-                Command::Delete { call_id, reply } => {
-                    let r = self.remove(&call_id, now).ok_or_else(|| {
-                        DriverError::new(ErrorCode::NotFound, format!("no call {call_id:?}"))
-                    });
-                    let _ = reply.send(r);
-                }
-                Command::Stats { call_id, reply } => {
-                    let _ = reply.send(self.stats(call_id.as_deref(), now));
-                }
-                Command::Stop => return false,
-            }
+    /// Registers a freshly bound socket with this worker (epoll set + pool); returns its token.
+    fn register(&mut self, epoll: &Epoll, sock: UdpSocket) -> std::io::Result<usize> {
+        let local = sock.local_addr()?;
+        sock.set_nonblocking(true)?;
+        let fd = sock.as_raw_fd();
+        let token = self.free_tokens.pop().unwrap_or_else(|| {
+            self.socks.push(None);
+            self.socks.len() - 1
+        });
+        if let Err(e) = epoll.add_edge(fd, token as u64) {
+            self.free_tokens.push(token);
+            return Err(e);
         }
-        true
+        self.socks[token] = Some(SockEntry {
+            sock,
+            fd,
+            local,
+            owner: None,
+        });
+        self.pool.entry(local.ip()).or_default().push_back(token);
+        Ok(token)
+    }
+
+    /// Hands a free socket bound to `ip` over to another worker (its own pool ran dry).
+    fn give_away(&mut self, epoll: &Epoll, ip: IpAddr) -> Option<UdpSocket> {
+        let t = self.take(ip)?;
+        let e = self.socks.get_mut(t)?.take()?;
+        let _ = epoll.delete(e.fd);
+        self.free_tokens.push(t);
+        Some(e.sock)
+    }
+
+    /// A free socket bound to `ip`, if the pool has one.
+    fn take(&mut self, ip: IpAddr) -> Option<usize> {
+        self.pool.get_mut(&ip)?.pop_front()
+    }
+
+    /// Gives sockets back to the pool, dropping whatever is queued on them.
+    fn release(&mut self, tokens: &[usize]) {
+        let mut junk = [0u8; 64];
+        for &t in tokens {
+            let Some(Some(e)) = self.socks.get_mut(t) else {
+                continue;
+            };
+            e.owner = None;
+            while e.sock.recv_from(&mut junk).is_ok() {
+                self.stray_drops += 1;
+            }
+            let ip = e.local.ip();
+            self.pool.entry(ip).or_default().push_back(t);
+        }
     }
 
     fn add(
         &mut self,
         call_id: String,
-        socks: [Vec<UdpSocket>; 2],
+        tokens: [Vec<usize>; 2],
         engine: Box<dyn Engine>,
         now: Instant,
     ) -> Res<()> {
         if self.by_id.contains_key(&call_id) {
+            let all: Vec<usize> = tokens.iter().flatten().copied().collect();
+            self.release(&all);
             return Err(DriverError::new(
                 ErrorCode::Exists,
                 format!("call {call_id:?} exists"),
@@ -764,47 +999,31 @@ impl Worker {
             self.calls.len() - 1
         });
         let mut fds = [[-1; 2]; 2];
-        let mut tokens: Vec<usize> = Vec::new();
-        for (side_i, leg) in socks.iter().enumerate() {
-            for (idx, s) in leg.iter().enumerate().take(2) {
-                let fd = s.as_raw_fd();
-                fds[side_i][idx] = fd;
-                let token = self.free_socks.pop().unwrap_or_else(|| {
-                    self.socks.push(None);
-                    self.socks.len() - 1
-                });
-                self.socks[token] = Some(SockEntry {
-                    slot,
-                    side: Side::from_index(side_i),
-                    idx,
-                    fd,
-                });
-                if let Err(e) = self.epoll.add(fd, token as u64) {
-                    self.socks[token] = None;
-                    self.free_socks.push(token);
-                    for t in tokens {
-                        if let Some(Some(en)) = self.socks.get(t).copied() {
-                            let _ = self.epoll.delete(en.fd);
-                        }
-                        self.socks[t] = None;
-                        self.free_socks.push(t);
-                    }
-                    self.free_calls.push(slot);
-                    return Err(DriverError::new(ErrorCode::Internal, format!("epoll: {e}")));
+        let mut all = Vec::with_capacity(4);
+        for (side_i, leg) in tokens.iter().enumerate() {
+            for (idx, &t) in leg.iter().enumerate().take(2) {
+                if let Some(Some(e)) = self.socks.get_mut(t) {
+                    e.owner = Some(Owner {
+                        slot,
+                        side: Side::from_index(side_i),
+                        idx,
+                    });
+                    fds[side_i][idx] = e.fd;
+                    all.push(t);
                 }
-                tokens.push(token);
             }
         }
+        let tokens = all;
         let mut call = CallSlot {
             call_id: call_id.clone(),
             engine,
-            socks,
             fds,
             tokens,
             scheduled: None,
             created: now,
             updated: false,
             ended_at: None,
+            broken: false,
         };
         reschedule(&mut self.timers, &mut call, slot);
         self.calls[slot] = Some(call);
@@ -814,12 +1033,7 @@ impl Worker {
         Ok(())
     }
 
-    fn update(
-        &mut self,
-        call_id: &str,
-        remote: Box<[Option<RemoteLeg>; 2]>,
-        now: Instant,
-    ) -> Res<()> {
+    fn update(&mut self, call_id: &str, remote: [Option<RemoteLeg>; 2], now: Instant) -> Res<()> {
         let slot = *self
             .by_id
             .get(call_id)
@@ -830,21 +1044,24 @@ impl Worker {
                 "call table out of step",
             ));
         };
+        let broken = || DriverError::new(ErrorCode::Internal, "the call failed internally");
         for (i, r) in remote.iter().enumerate() {
             if let Some(r) = r {
-                call.engine
-                    .update(now, Side::from_index(i), r)
+                shield(call, |e| e.update(now, Side::from_index(i), r))
+                    .ok_or_else(broken)?
                     .map_err(|e| DriverError::new(ErrorCode::Rejected, e))?;
             }
         }
         call.updated = true;
         // Updating may start ICE checks or DTLS: let the engine act now rather than at its old deadline.
+        let fds = call.fds;
         let mut out = Outbox {
             batch: &mut self.send,
-            fds: &call.fds,
+            fds: &fds,
             send_failures: &mut self.send_failures,
+            scratch: &mut self.scratch,
         };
-        call.engine.on_timeout(now, &mut out);
+        shield(call, |e| e.on_timeout(now, &mut out)).ok_or_else(broken)?;
         reschedule(&mut self.timers, call, slot);
         Ok(())
     }
@@ -853,23 +1070,21 @@ impl Worker {
         let slot = self.by_id.remove(call_id)?;
         let call = self.calls.get_mut(slot)?.take()?;
         self.free_calls.push(slot);
-        for t in &call.tokens {
-            if let Some(Some(en)) = self.socks.get(*t).copied() {
-                let _ = self.epoll.delete(en.fd);
-            }
-            self.socks[*t] = None;
-            self.free_socks.push(*t);
-        }
+        self.release(&call.tokens);
+        let mut call = call;
         let mut st = call_stats(&call, now);
-        st.state = match call.engine.ended() {
-            Some(r) => format!("ended: {r}"),
-            None => "deleted".into(),
+        st.state = match (
+            call.broken,
+            shield(&mut call, |e| e.ended().map(str::to_owned)),
+        ) {
+            (true, _) => "ended: internal error".into(),
+            (false, Some(Some(r))) => format!("ended: {r}"),
+            _ => "deleted".into(),
         };
         self.ended_legs.add(&st.meta);
         self.ended_legs.add(&st.pbx);
         self.finished += 1;
         self.calls_gauge.fetch_sub(1, Ordering::Relaxed);
-        drop(call.socks);
         Some(st)
     }
 
@@ -904,7 +1119,27 @@ impl Worker {
 }
 
 fn call_stats(c: &CallSlot, now: Instant) -> CallStats {
-    let state = match (c.engine.ended(), c.updated) {
+    let age_ms = now.saturating_duration_since(c.created).as_millis() as u64;
+    let engine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        (
+            c.engine.ended().map(str::to_owned),
+            c.engine.leg_stats(Side::Meta),
+            c.engine.leg_stats(Side::Pbx),
+        )
+    }));
+    let (ended, meta, pbx) = match engine {
+        Ok(x) if !c.broken => x,
+        _ => {
+            return CallStats {
+                call_id: c.call_id.clone(),
+                state: "ended: internal error".into(),
+                age_ms,
+                meta: LegStats::default(),
+                pbx: LegStats::default(),
+            }
+        }
+    };
+    let state = match (ended, c.updated) {
         (Some(r), _) => format!("ended: {r}"),
         (None, true) => "active".into(),
         (None, false) => "allocated".into(),
@@ -912,9 +1147,9 @@ fn call_stats(c: &CallSlot, now: Instant) -> CallStats {
     CallStats {
         call_id: c.call_id.clone(),
         state,
-        age_ms: now.saturating_duration_since(c.created).as_millis() as u64,
-        meta: c.engine.leg_stats(Side::Meta),
-        pbx: c.engine.leg_stats(Side::Pbx),
+        age_ms,
+        meta,
+        pbx,
     }
 }
 
@@ -925,7 +1160,7 @@ fn reschedule(
     call: &mut CallSlot,
     slot: usize,
 ) {
-    let Some(next) = call.engine.next_timeout() else {
+    let Some(Some(next)) = shield(call, |e| e.next_timeout()) else {
         return;
     };
     match call.scheduled {

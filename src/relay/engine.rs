@@ -16,9 +16,17 @@ pub struct Outbox<'a> {
     /// fds[side][socket index]; -1 where the leg has no such socket.
     pub(crate) fds: &'a [[RawFd; 2]; 2],
     pub(crate) send_failures: &'a mut u64,
+    /// Scratch space for engines that build datagrams before queueing them (the media core's `Outbox`),
+    /// shared by every call of a worker so that no call keeps buffers of its own.
+    pub(crate) scratch: &'a mut crate::media::Outbox,
 }
 
 impl Outbox<'_> {
+    /// The worker's shared scratch outbox (empty when an engine gets it; leave it empty).
+    pub fn scratch(&mut self) -> &mut crate::media::Outbox {
+        self.scratch
+    }
+
     /// Queues one datagram from socket `sock` of leg `side` to `dest`. `fill` writes it and returns its length.
     pub fn send(
         &mut self,

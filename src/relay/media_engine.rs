@@ -156,10 +156,9 @@ impl EngineFactory for MediaFactory {
         let call = Call::new(Instant::now(), config).map_err(|e| e.to_string())?;
         let engine = MediaEngine {
             call,
-            out: media::Outbox::with_capacity(64),
             addrs: [spec.addrs[0].to_vec(), spec.addrs[1].to_vec()],
             extra_drops: [0; 2],
-            leg_state: [String::from("new"), String::from("new")],
+            leg_state: ["new", "new"],
             ended: None,
         };
         let pbx_alloc = allocs.pop().ok_or("no pbx leg")?;
@@ -171,19 +170,18 @@ impl EngineFactory for MediaFactory {
 /// A `media::Call` behind the driver's `Engine` trait.
 pub struct MediaEngine {
     call: Call,
-    out: media::Outbox,
     /// Bound addresses per leg, in socket index order.
     addrs: [Vec<SocketAddr>; 2],
     /// Datagrams the driver dropped before the call saw them.
     extra_drops: [u64; 2],
-    leg_state: [String; 2],
+    leg_state: [&'static str; 2],
     ended: Option<String>,
 }
 
 impl MediaEngine {
     /// Sends what the call queued and notes its events.
-    fn drain(&mut self, out: &mut Outbox<'_>) {
-        for t in self.out.transmits() {
+    fn drain(&mut self, scratch: &media::Outbox, out: &mut Outbox<'_>) {
+        for t in scratch.transmits() {
             let side = side_of(t.leg);
             let sock = self.addrs[side.index()]
                 .iter()
@@ -196,21 +194,21 @@ impl MediaEngine {
                 n
             });
         }
-        for e in self.out.events() {
+        for e in scratch.events() {
             match e {
                 CallEvent::IceConnected { leg, remote, .. } => {
-                    self.leg_state[leg.index()] = "connected".into();
+                    self.leg_state[leg.index()] = "connected";
                     log::debug!("relay: ICE connected on {leg:?} to {remote}");
                 }
-                CallEvent::DtlsConnected { leg } => self.leg_state[leg.index()] = "dtls".into(),
-                CallEvent::KeysReady { leg } => self.leg_state[leg.index()] = "secure".into(),
+                CallEvent::DtlsConnected { leg } => self.leg_state[leg.index()] = "dtls",
+                CallEvent::KeysReady { leg } => self.leg_state[leg.index()] = "secure",
                 CallEvent::MediaTimeout { leg } => {
-                    self.leg_state[leg.index()] = "timeout".into();
+                    self.leg_state[leg.index()] = "timeout";
                     self.ended
                         .get_or_insert_with(|| format!("no media from {:?}", side_of(*leg)));
                 }
                 CallEvent::Failed { leg, reason } => {
-                    self.leg_state[leg.index()] = "failed".into();
+                    self.leg_state[leg.index()] = "failed";
                     self.ended
                         .get_or_insert_with(|| format!("{:?} leg: {reason}", side_of(*leg)));
                 }
@@ -220,7 +218,21 @@ impl MediaEngine {
         if self.ended.is_none() && self.call.state() == CallState::Ended {
             self.ended = Some("ended".into());
         }
-        self.out.clear();
+    }
+
+    /// Runs `f` against the worker's scratch outbox, then sends what it queued.
+    fn with_scratch(
+        &mut self,
+        out: &mut Outbox<'_>,
+        f: impl FnOnce(&mut Call, &mut media::Outbox),
+    ) {
+        // Taking the scratch outbox out moves three Vec headers, not their buffers.
+        let mut scratch = std::mem::take(out.scratch());
+        scratch.clear();
+        f(&mut self.call, &mut scratch);
+        self.drain(&scratch, out);
+        scratch.clear();
+        *out.scratch() = scratch;
     }
 }
 
@@ -293,14 +305,13 @@ impl Engine for MediaEngine {
             self.extra_drops[side.index()] += 1;
             return;
         };
-        self.call
-            .handle_input(now, leg_id(side), local, from, data, &mut self.out);
-        self.drain(out);
+        self.with_scratch(out, |call, scratch| {
+            call.handle_input(now, leg_id(side), local, from, data, scratch)
+        });
     }
 
     fn on_timeout(&mut self, now: Instant, out: &mut Outbox<'_>) {
-        self.call.handle_timeout(now, &mut self.out);
-        self.drain(out);
+        self.with_scratch(out, |call, scratch| call.handle_timeout(now, scratch));
     }
 
     fn next_timeout(&self) -> Option<Instant> {
@@ -331,7 +342,7 @@ impl Engine for MediaEngine {
             rtcp_lost: (s.rtcp_in > 0).then_some(s.remote_lost),
             remote: self.call.remote_addr(leg_id(side)).map(|a| a.to_string()),
             // Plain legs get no key event: media arriving is what makes them active.
-            state: match self.leg_state[side.index()].as_str() {
+            state: match self.leg_state[side.index()] {
                 "new" if s.packets_in > s.dropped => "active".into(),
                 st => st.into(),
             },

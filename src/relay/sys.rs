@@ -35,10 +35,17 @@ impl Epoll {
 
     /// Registers `fd` for readability (level-triggered) with `token` as its event data.
     pub fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: token,
-        };
+        self.add_with(fd, token, libc::EPOLLIN as u32)
+    }
+
+    /// Registers `fd` for readability, edge-triggered: the owner must read until the socket is empty (or
+    /// remember to come back), and the kernel does not poll the socket again at every wait.
+    pub fn add_edge(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        self.add_with(fd, token, (libc::EPOLLIN | libc::EPOLLET) as u32)
+    }
+
+    fn add_with(&self, fd: RawFd, token: u64, events: u32) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events, u64: token };
         // SAFETY: ev is a valid epoll_event for the duration of the call.
         cvt(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })?;
         Ok(())
@@ -195,6 +202,11 @@ impl RecvBatch {
         }
     }
 
+    /// Datagrams one `recv` takes at most.
+    pub fn capacity(&self) -> usize {
+        self.bufs.len()
+    }
+
     /// Receives up to the batch size of datagrams from a non-blocking socket. Ok(0) when none are queued.
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
         let n = self.bufs.len();
@@ -332,6 +344,27 @@ impl SendBatch {
             while end < self.n && self.fds[end] == fd {
                 end += 1;
             }
+            if end - start == 1 {
+                // One datagram for this socket (the common case: one packet per call per turn): sendto skips
+                // copying and checking a msghdr and an iovec.
+                // SAFETY: buffer and address are owned by self and valid for the call.
+                let r = unsafe {
+                    libc::sendto(
+                        fd,
+                        self.bufs[start].as_ptr() as *const libc::c_void,
+                        self.lens[start],
+                        libc::MSG_DONTWAIT,
+                        &self.addrs[start] as *const libc::sockaddr_storage
+                            as *const libc::sockaddr,
+                        self.addr_lens[start],
+                    )
+                };
+                if r < 0 {
+                    failed += 1;
+                }
+                start = end;
+                continue;
+            }
             let mut at = start;
             while at < end {
                 // SAFETY: headers [at, end) point at buffers and addresses owned by self.
@@ -359,6 +392,35 @@ impl SendBatch {
     }
 }
 
+/// Raises the soft limit of open files towards `want` (at most the hard limit) and returns the soft limit in
+/// force afterwards (None if unknown). Failures are ignored: the relay then binds what it can.
+pub fn raise_nofile_limit(want: u64) -> Option<u64> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write a valid rlimit struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return None;
+        }
+        if r.rlim_cur < want as libc::rlim_t {
+            let cur = r.rlim_cur;
+            r.rlim_cur = (want as libc::rlim_t).min(r.rlim_max);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                r.rlim_cur = cur;
+            }
+        }
+    }
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
+    Some(r.rlim_cur as u64)
+}
+
+/// Descriptors this process has open now (from /proc/self/fd).
+pub fn open_fds() -> Option<u64> {
+    Some(std::fs::read_dir("/proc/self/fd").ok()?.count() as u64)
+}
+
 /// Sets SO_RCVBUF/SO_SNDBUF; failures are ignored because the kernel default still works.
 pub fn set_buffers(fd: RawFd, bytes: usize) {
     let v = bytes.min(i32::MAX as usize) as libc::c_int;
@@ -374,6 +436,23 @@ pub fn set_buffers(fd: RawFd, bytes: usize) {
             )
         };
     }
+}
+
+/// Sets the Don't Fragment bit on an IPv4 socket's datagrams without path-MTU bookkeeping
+/// (IP_PMTUDISC_PROBE): media datagrams are far below any MTU, and a DF datagram gets no hashed IP ID, which
+/// the kernel otherwise computes for every packet. Failures are ignored (IPv6 sockets refuse it).
+pub fn set_dont_fragment(fd: RawFd) {
+    let v: libc::c_int = libc::IP_PMTUDISC_PROBE;
+    // SAFETY: passes a pointer to a valid c_int and its size.
+    let _ = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            &v as *const libc::c_int as *const libc::c_void,
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
 }
 
 #[cfg(test)]
