@@ -719,8 +719,8 @@ fn memory_per_call() {
             None,
         );
         w.run(Duration::from_millis(300), true, true);
-        // Past the DTLS linger time (consent checks keep ICE up): the SSL object is released.
-        w.run(Duration::from_secs(31), false, false);
+        // Past the DTLS linger time (2 s as DTLS client; consent checks keep ICE up): the SSL object is released.
+        w.run(Duration::from_secs(3), false, false);
         assert_eq!(w.call.state(), CallState::Active);
         dtls.push(w.call);
     }

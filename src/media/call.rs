@@ -33,7 +33,7 @@ use std::collections::VecDeque;
 
 use crate::media::dtls::{DtlsEndpoint, DtlsError, DtlsState};
 use crate::media::ice::{IceAgent, IceEvent};
-use crate::media::leg::{Leg, LegConfig, LegId, LegMode, LegStats, RemoteLeg, DTLS_LINGER};
+use crate::media::leg::{Leg, LegConfig, LegId, LegMode, LegStats, RemoteLeg};
 use crate::media::rtp::{self, PacketKind, RtpHeader, SenderInfo};
 use crate::media::srtp::{SrtpError, SrtpKeyMaterial, SrtpSession, SRTCP_MAX_TRAILER};
 use crate::media::Error;
@@ -885,7 +885,7 @@ impl Call {
                 d.handle_timeout(now);
             }
             // The SSL object costs tens of KB per call; once keys exist it is only needed for a short while.
-            if l.dtls_done_at.is_some_and(|t| now >= t + DTLS_LINGER) && l.srtp.is_some() {
+            if l.dtls_release_at().is_some_and(|t| now >= t) && l.srtp.is_some() {
                 l.dtls = None;
                 l.dtls_done_at = None;
             }
@@ -956,7 +956,7 @@ impl Call {
         for l in &self.legs {
             consider(l.ice.as_ref().and_then(|a| a.poll_timeout()));
             consider(l.dtls.as_ref().and_then(|d| d.poll_timeout()));
-            consider(l.dtls_done_at.map(|t| t + DTLS_LINGER));
+            consider(l.dtls_release_at());
             consider(l.rtcp_next);
             consider(match (l.last_media_in, l.ready_at) {
                 (Some(t), _) => Some(t + self.timing.media_timeout_mid),

@@ -182,7 +182,9 @@ impl OutStream {
         Self {
             ssrc,
             started: false,
-            last_seq: u16::from_be_bytes([b[0], b[1]]),
+            // The first sequence number stays below 32768 (as libwebrtc does): a receiver that misses the first
+            // packets around a wrap would otherwise stay one rollover behind and fail every SRTP tag.
+            last_seq: u16::from_be_bytes([b[0] & 0x7f, b[1]]),
             last_ts: u32::from_be_bytes([b[2], b[3], b[4], b[5]]),
             last_at: None,
             src_ssrc: None,
@@ -273,14 +275,28 @@ pub(crate) struct Leg {
     pub(crate) rtcp_next: Option<Instant>,
     pub(crate) keys_announced: bool,
     pub(crate) failed: bool,
-    /// When the DTLS handshake finished; the association is dropped [`DTLS_LINGER`] later to free its memory.
+    /// When the DTLS handshake finished; the association is dropped a linger time later to free its memory
+    /// (see [`Leg::dtls_release_at`]).
     pub(crate) dtls_done_at: Option<Instant>,
 }
 
-/// How long a finished DTLS association is kept to answer a peer that retransmits its last flight (it missed ours).
+/// How long a finished DTLS association is kept when we sent the handshake's last flight (DTLS server, full
+/// handshake): a peer that missed it retransmits its own flight and must get ours again (RFC 6347 4.2.4).
 pub(crate) const DTLS_LINGER: std::time::Duration = std::time::Duration::from_secs(30);
+/// The same as DTLS client: the peer sent the last flight and we got it, so nobody waits on us; a short grace
+/// absorbs duplicated records still in flight. Frees the SSL object (tens of KB) early on Meta's side.
+pub(crate) const DTLS_LINGER_CLIENT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Leg {
+    /// When the finished DTLS association may be dropped.
+    pub(crate) fn dtls_release_at(&self) -> Option<Instant> {
+        let linger = match self.dtls.as_ref().map(|d| d.role()) {
+            Some(crate::media::dtls::DtlsRole::Client) => DTLS_LINGER_CLIENT,
+            _ => DTLS_LINGER,
+        };
+        self.dtls_done_at.map(|t| t + linger)
+    }
+
     pub(crate) fn new(id: LegId, local: LocalLeg) -> Self {
         let ssrc = local.ssrc;
         Self {
@@ -335,3 +351,16 @@ use crate::media::dtls::DtlsEndpoint;
 use crate::media::ice::IceAgent;
 use crate::media::rtp::ReceiveStats;
 use crate::media::srtp::SrtpSession;
+
+#[cfg(test)]
+mod tests {
+    use super::OutStream;
+
+    #[test]
+    fn first_sequence_number_is_below_32768() {
+        for _ in 0..1000 {
+            let s = OutStream::new(1);
+            assert!(s.last_seq.wrapping_add(1) <= 0x8000);
+        }
+    }
+}
