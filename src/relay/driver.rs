@@ -758,9 +758,14 @@ fn run_worker(shared: &WorkerShared, mut recv: RecvBatch) {
                     continue;
                 }
                 let token = token as usize;
-                if st.read_socket(&mut recv, token, now) && !again.contains(&token) {
+                if st.read_socket(&mut recv, token, now) {
                     again.push(token);
                 }
+            }
+            // A socket can be both pending and signalled again: read it once next turn.
+            if again.len() > 1 {
+                again.sort_unstable();
+                again.dedup();
             }
             std::mem::swap(&mut pending, &mut again);
             st.fire_timers(now);
