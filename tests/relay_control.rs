@@ -419,3 +419,50 @@ fn a_panicking_call_ends_alone() {
     c.allocate("after", rtp_leg(), rtp_leg()).unwrap();
     relay.stop();
 }
+
+#[test]
+fn update_carries_the_local_sdes_keys() {
+    let path = sock_path("localkeys");
+    let relay = relay::spawn(config(41650), &path).unwrap();
+    let mut c = Client::new(&path, Duration::from_secs(2));
+    let sdes = || LegConfig {
+        transport: Transport::Sdes,
+        family: Default::default(),
+    };
+    let a = c.allocate("k", sdes(), sdes()).unwrap();
+    let remote = |p: &UdpSocket, key| RemoteLeg {
+        addr: Some(p.local_addr().unwrap()),
+        sdes: Some(key),
+        ..Default::default()
+    };
+    let (meta, pbx) = (peer(), peer());
+    let theirs = a.meta.sdes.clone().unwrap();
+    // A key that does not parse is refused with the request, before anything changes.
+    let bad = wacall::relay::SdesKey {
+        suite: theirs.suite.clone(),
+        key: "!!".into(),
+    };
+    assert!(matches!(
+        c.update_with_local_sdes(
+            "k",
+            Some(remote(&meta, theirs.clone())),
+            Some(remote(&pbx, theirs.clone())),
+            [Some(bad), None],
+        ),
+        Err(relay::Error::Remote {
+            code: ErrorCode::Rejected,
+            ..
+        })
+    ));
+    // Good keys for both legs and both far ends: one request.
+    let ours = a.pbx.sdes.clone().unwrap();
+    c.update_with_local_sdes(
+        "k",
+        Some(remote(&meta, theirs.clone())),
+        Some(remote(&pbx, theirs)),
+        [Some(ours.clone()), Some(ours)],
+    )
+    .unwrap();
+    assert_eq!(c.stats("k").unwrap().state, "active");
+    relay.stop();
+}

@@ -10,7 +10,7 @@ use crate::host::{self, HostError, Msg, Tm};
 use crate::meta;
 use crate::relay;
 use crate::sdp::{MediaAllocator, RelayAllocator};
-use wacall::relay::{ErrorCode, Family, LegConfig, Side, Transport};
+use wacall::relay::{ErrorCode, Family, LegConfig, Transport};
 
 /// Why a cfg function failed (logged; the script sees a negative code).
 #[derive(Debug)]
@@ -686,14 +686,9 @@ fn sdp_inner(msg: &mut Msg, dir: Direction) -> Result<bool, CallError> {
     if !is_offer {
         let (meta, pbx) = wacall::relay::plan::remote_legs(&mapped.plan);
         let keys = wacall::relay::plan::local_sdes_keys(&mapped.plan);
+        // Our a=crypto keys are the mapper's: the relay must send with them (same request as the far ends).
         relay::with_client(|c| {
-            // Our a=crypto keys are the mapper's: the relay must send with them.
-            for (side, k) in [Side::Meta, Side::Pbx].into_iter().zip(keys) {
-                if let Some(k) = k {
-                    c.set_local_sdes(&key, side, k)?;
-                }
-            }
-            c.update(&key, Some(meta), Some(pbx))
+            c.update_with_local_sdes(&key, Some(meta), Some(pbx), keys.clone())
         })?;
     }
     log::debug!(

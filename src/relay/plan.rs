@@ -100,8 +100,9 @@ pub fn remote_legs(plan: &CallPlan) -> (RemoteLeg, RemoteLeg) {
     (remote_leg(&plan.meta), remote_leg(&plan.pbx))
 }
 
-/// The SDES keys SDP mapping chose for us (what it wrote into our `a=crypto`), per leg [meta, pbx]: give each to
-/// `Client::set_local_sdes` so the relay encrypts with the key the peer was told. (Alternatively rewrite our
+/// The SDES keys SDP mapping chose for us (what it wrote into our `a=crypto`), per leg [meta, pbx]: give them to
+/// `Client::update_with_local_sdes` (or each to `Client::set_local_sdes`) so the relay encrypts with the key the
+/// peer was told. (Alternatively rewrite our
 /// `a=crypto` with the relay's key from the allocation and skip this.)
 pub fn local_sdes_keys(plan: &CallPlan) -> [Option<SdesKey>; 2] {
     [sdes_of(&plan.meta).1, sdes_of(&plan.pbx).1]

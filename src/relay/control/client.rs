@@ -141,11 +141,26 @@ impl Client {
         meta: Option<RemoteLeg>,
         pbx: Option<RemoteLeg>,
     ) -> Result<(), Error> {
+        self.update_with_local_sdes(call_id, meta, pbx, [None, None])
+    }
+
+    /// `update` plus the SDES keys SDP mapping chose for us, per leg [meta, pbx] (what
+    /// [`crate::relay::plan::local_sdes_keys`] returns): one request instead of up to three.
+    pub fn update_with_local_sdes(
+        &mut self,
+        call_id: &str,
+        meta: Option<RemoteLeg>,
+        pbx: Option<RemoteLeg>,
+        local_sdes: [Option<SdesKey>; 2],
+    ) -> Result<(), Error> {
+        let [meta_local_sdes, pbx_local_sdes] = local_sdes;
         self.expect(
             &Request::Update {
                 call_id: call_id.into(),
                 meta,
                 pbx,
+                meta_local_sdes,
+                pbx_local_sdes,
             },
             |r| match r {
                 Reply::Updated { .. } => Some(()),

@@ -19,7 +19,8 @@
 //!     "pbx":{"addr":"10.0.0.5:20000","sdes":{"suite":"AES_CM_128_HMAC_SHA1_80","key":".."},"audio_pt":96}}
 //! <- {"reply":"updated","call_id":"c1"}
 //! -> {"cmd":"set_local_sdes","call_id":"c1","side":"pbx","key":{"suite":"AES_CM_128_HMAC_SHA1_80","key":".."}}
-//! <- {"reply":"updated","call_id":"c1"}      (when the SDP mapper, not the relay, chose our SDES key)
+//! <- {"reply":"updated","call_id":"c1"}      (when the SDP mapper, not the relay, chose our SDES key; or send
+//!                                             "meta_local_sdes"/"pbx_local_sdes" keys inside `update`)
 //! -> {"cmd":"stats","call_id":"c1"}        (or {"cmd":"stats"} for totals and every call)
 //! <- {"reply":"call_stats","call_id":"c1","state":"active","age_ms":5230,"meta":{...LegStats},"pbx":{...}}
 //! -> {"cmd":"delete","call_id":"c1"}
@@ -42,7 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::driver::Driver;
-use proto::{ErrorCode, Reply, Request, MAX_MESSAGE, PROTOCOL_VERSION};
+use proto::{ErrorCode, Reply, Request, Side, MAX_MESSAGE, PROTOCOL_VERSION};
 
 pub use client::Client;
 
@@ -60,10 +61,25 @@ pub fn dispatch(driver: &Driver, req: Request) -> Reply {
             Ok(a) => Reply::Allocated(a),
             Err(e) => e.into(),
         },
-        Request::Update { call_id, meta, pbx } => match driver.update(&call_id, meta, pbx) {
-            Ok(()) => Reply::Updated { call_id },
-            Err(e) => e.into(),
-        },
+        Request::Update {
+            call_id,
+            meta,
+            pbx,
+            meta_local_sdes,
+            pbx_local_sdes,
+        } => {
+            for (side, key) in [(Side::Meta, meta_local_sdes), (Side::Pbx, pbx_local_sdes)] {
+                if let Some(key) = key {
+                    if let Err(e) = driver.set_local_sdes(&call_id, side, key) {
+                        return e.into();
+                    }
+                }
+            }
+            match driver.update(&call_id, meta, pbx) {
+                Ok(()) => Reply::Updated { call_id },
+                Err(e) => e.into(),
+            }
+        }
         Request::SetLocalSdes { call_id, side, key } => {
             match driver.set_local_sdes(&call_id, side, key) {
                 Ok(()) => Reply::Updated { call_id },

@@ -218,6 +218,11 @@ pub enum Request {
         meta: Option<RemoteLeg>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pbx: Option<RemoteLeg>,
+        /// Keys we send with on SDES legs, when SDP mapping chose them: as `set_local_sdes`, in the same request.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        meta_local_sdes: Option<SdesKey>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pbx_local_sdes: Option<SdesKey>,
     },
     /// The key we send with on an SDES leg, when SDP mapping chose it (it writes fresh keys into our
     /// `a=crypto`): replaces the one the relay generated at allocation. Send it before media flows on that leg.
