@@ -1,5 +1,7 @@
 //! The relay's per-packet path beyond what benches/srtp.rs covers: SDES-SRTP -> plain RTP through a
-//! `media::Call`, and SDES->SDES re-encryption with 4,000 calls in play (cache and key-schedule effects).
+//! `media::Call`, and SDES->SDES re-encryption with 4,000 calls in play (cache and key-schedule effects); and
+//! call set-up through the driver in-process, as FreeSWITCH drives it (no control socket): allocate + update
+//! (SDES<->SDES, maiden packet sent) + delete, on the calling thread.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -161,9 +163,53 @@ fn bench_relay(c: &mut Criterion) {
     g.finish();
 }
 
+fn bench_setup(c: &mut Criterion) {
+    use wacall::relay::media_engine::material_to_sdes;
+    use wacall::relay::{Family, RelayConfig, Transport};
+    // Loopback ports 28000-28999 for the relay, 28990-28991 for the far ends (outside the relay's pool).
+    let cfg = RelayConfig {
+        port_min: 28000,
+        port_max: 28899,
+        workers: 1,
+        ..Default::default()
+    };
+    let sock = std::env::temp_dir().join(format!("wacall-bench-setup-{}.sock", std::process::id()));
+    let relay = wacall::relay::spawn(cfg, &sock).expect("relay");
+    let d = relay.driver().clone();
+    let far = [
+        std::net::UdpSocket::bind("127.0.0.1:28990").expect("far end"),
+        std::net::UdpSocket::bind("127.0.0.1:28991").expect("far end"),
+    ];
+    let k = material_to_sdes(&key());
+    let leg = || wacall::relay::LegConfig {
+        transport: Transport::Sdes,
+        family: Family::Ipv4,
+    };
+    let remote = |s: &std::net::UdpSocket| wacall::relay::RemoteLeg {
+        addr: s.local_addr().ok(),
+        sdes: Some(k.clone()),
+        ..Default::default()
+    };
+    let mut g = c.benchmark_group("relay_setup");
+    let mut n = 0u64;
+    g.bench_function("in_process_allocate_update_delete(sdes<->sdes)", |b| {
+        b.iter(|| {
+            n += 1;
+            let id = format!("b{n}");
+            d.allocate(&id, &leg(), &leg()).expect("allocate");
+            d.update(&id, Some(remote(&far[0])), Some(remote(&far[1])))
+                .expect("update");
+            black_box(d.delete(&id).expect("delete"));
+        })
+    });
+    g.finish();
+    drop(d);
+    relay.stop();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1)).sample_size(20);
-    targets = bench_relay
+    targets = bench_relay, bench_setup
 }
 criterion_main!(benches);
