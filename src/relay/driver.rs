@@ -1,5 +1,7 @@
-//! The relay's driver: binds each leg's UDP sockets from the port range, shards calls over one epoll loop per
-//! worker thread, moves datagrams in batches through each call's `Engine` and fires its timers.
+//! The relay's driver: binds the port range once (per-worker socket pools), shards calls over one epoll loop per
+//! worker thread, moves datagrams in batches through each call's `Engine` and fires its timers. Control
+//! requests run on the caller's thread under the worker's lock; each call's engine is shielded from the others'
+//! panics.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -156,7 +158,8 @@ struct WorkerHandle {
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// Cycles through the port range so a freed port is not reused at once (late packets of the old call).
+/// Binds ports of the range on demand (when pre-binding was cut short by the open-files limit), cycling
+/// through the range so a freed port is not reused at once.
 struct PortPool {
     next: u16,
     min: u16,
