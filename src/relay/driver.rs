@@ -294,10 +294,12 @@ impl Driver {
             );
         }
         let mut bound = 0usize;
+        let mut stopped_at = None;
         'ports: for port in c.port_min..=c.port_max {
             let w = &self.workers[usize::from(port - c.port_min) % self.workers.len()].shared;
             for &ip in &ips {
                 if bound >= budget {
+                    stopped_at = Some(port);
                     break 'ports;
                 }
                 let s = match UdpSocket::bind(SocketAddr::new(ip, port)) {
@@ -307,14 +309,12 @@ impl Driver {
                             "relay: out of file descriptors after {bound} of {want} sockets; the rest of \
                              the port range is bound per call"
                         );
+                        stopped_at = Some(port);
                         break 'ports;
                     }
                     Err(_) => continue,
                 };
-                sys::set_buffers(s.as_raw_fd(), c.socket_buffer);
-                if ip.is_ipv4() {
-                    sys::set_dont_fragment(s.as_raw_fd());
-                }
+                self.tune(&s, ip);
                 let Ok(mut st) = w.state.lock() else {
                     return;
                 };
@@ -322,6 +322,10 @@ impl Driver {
                     bound += 1;
                 }
             }
+        }
+        // Binding per call starts where pre-binding stopped, not by retrying the ports already bound.
+        if let (Some(port), Ok(mut pool)) = (stopped_at, self.ports.lock()) {
+            pool.next = port;
         }
         log::info!(
             "relay: bound {bound} of {want} sockets ({} addresses, ports {}-{})",
@@ -339,6 +343,14 @@ impl Driver {
         let mut h = DefaultHasher::new();
         call_id.hash(&mut h);
         &self.workers[(h.finish() % self.workers.len() as u64) as usize]
+    }
+
+    /// Socket options of every leg socket: buffer sizes, and DF on IPv4 (no per-datagram IP ID hashing).
+    fn tune(&self, s: &UdpSocket, ip: IpAddr) {
+        sys::set_buffers(s.as_raw_fd(), self.config.socket_buffer);
+        if ip.is_ipv4() {
+            sys::set_dont_fragment(s.as_raw_fd());
+        }
     }
 
     /// The bind and advertised addresses one leg wants.
@@ -430,10 +442,7 @@ impl Driver {
                     .lock()
                     .map_err(|_| DriverError::new(ErrorCode::Internal, "port pool poisoned"))?
                     .bind(ip)?;
-                sys::set_buffers(s.as_raw_fd(), self.config.socket_buffer);
-                if ip.is_ipv4() {
-                    sys::set_dont_fragment(s.as_raw_fd());
-                }
+                self.tune(&s, ip);
                 s
             }
         };
