@@ -121,14 +121,26 @@ impl Server {
             },
         );
         let ctx = b.build();
-        let mut ssl = Ssl::new(&ctx).map_err(e)?;
-        ssl.set_mtu(1200).map_err(e)?;
+        Self::accept(Ssl::new(&ctx).map_err(e)?)
+    }
+
+    /// A server over `ssl`, configured by the caller (context, verification); starts accepting.
+    pub fn accept(mut ssl: Ssl) -> Result<Self, String> {
+        ssl.set_mtu(1200).map_err(|e| e.to_string())?;
         let state = match ssl.accept(Pipe::default()) {
             Ok(s) => State::Done(s),
             Err(HandshakeError::WouldBlock(m)) => State::Handshaking(m),
             Err(err) => State::Failed(err.to_string()),
         };
         Ok(Self { state })
+    }
+
+    /// Why the handshake failed, if it did.
+    pub fn failed(&self) -> Option<&str> {
+        match &self.state {
+            State::Failed(e) => Some(e),
+            _ => None,
+        }
     }
 
     /// Feeds one DTLS datagram; returns datagrams to send.

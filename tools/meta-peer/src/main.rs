@@ -8,10 +8,8 @@
 //! writes its own (`--info-out`) as soon as it is bound and waits for the relay's (`--remote-in`).
 #![allow(unsafe_code)] // in opus.rs and srtp.rs only (FFI)
 
-mod dtls;
 mod opus;
 mod srtp;
-mod stun;
 mod wav;
 
 use base64::Engine as _;
@@ -19,6 +17,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
+use wacall_meta_peer::{dtls, stun};
 
 fn usage() -> ! {
     eprintln!(

@@ -8,11 +8,11 @@ use std::net::SocketAddr;
 
 const COOKIE: u32 = 0x2112_A442;
 
-fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let k = PKey::hmac(key).expect("hmac key");
-    let mut s = Signer::new(MessageDigest::sha1(), &k).expect("signer");
-    s.update(data).expect("hmac");
-    s.sign_to_vec().expect("hmac")
+fn hmac_sha1(key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
+    let k = PKey::hmac(key).ok()?;
+    let mut s = Signer::new(MessageDigest::sha1(), &k).ok()?;
+    s.update(data).ok()?;
+    s.sign_to_vec().ok()
 }
 
 /// What a valid binding request carried.
@@ -50,7 +50,8 @@ pub fn answer(req: &[u8], from: SocketAddr, local_ufrag: &str, local_pwd: &str) 
                 let mut m = req[..at].to_vec();
                 let fake_len = (at + 24 - 20) as u16;
                 m[2..4].copy_from_slice(&fake_len.to_be_bytes());
-                mi_ok = l == 20 && openssl::memcmp::eq(&hmac_sha1(local_pwd.as_bytes(), &m), v);
+                let mac = hmac_sha1(local_pwd.as_bytes(), &m)?;
+                mi_ok = l == 20 && openssl::memcmp::eq(&mac, v);
             }
             0x8028 => {
                 let crc = crc32fast::hash(&req[..at]) ^ 0x5354_554e;
@@ -65,11 +66,11 @@ pub fn answer(req: &[u8], from: SocketAddr, local_ufrag: &str, local_pwd: &str) 
     }
     Some(Check {
         use_candidate,
-        response: success(txid, from, local_pwd),
+        response: success(txid, from, local_pwd)?,
     })
 }
 
-fn success(txid: &[u8], from: SocketAddr, pwd: &str) -> Vec<u8> {
+fn success(txid: &[u8], from: SocketAddr, pwd: &str) -> Option<Vec<u8>> {
     let mut m = Vec::with_capacity(80);
     m.extend_from_slice(&0x0101u16.to_be_bytes());
     m.extend_from_slice(&0u16.to_be_bytes());
@@ -97,7 +98,7 @@ fn success(txid: &[u8], from: SocketAddr, pwd: &str) -> Vec<u8> {
     // MESSAGE-INTEGRITY over the message with its length covering M-I.
     let l = (m.len() + 24 - 20) as u16;
     m[2..4].copy_from_slice(&l.to_be_bytes());
-    let mac = hmac_sha1(pwd.as_bytes(), &m);
+    let mac = hmac_sha1(pwd.as_bytes(), &m)?;
     m.extend_from_slice(&[0x00, 0x08, 0, 20]);
     m.extend_from_slice(&mac);
     // FINGERPRINT
@@ -106,5 +107,5 @@ fn success(txid: &[u8], from: SocketAddr, pwd: &str) -> Vec<u8> {
     let crc = crc32fast::hash(&m) ^ 0x5354_554e;
     m.extend_from_slice(&[0x80, 0x28, 0, 4]);
     m.extend_from_slice(&crc.to_be_bytes());
-    m
+    Some(m)
 }
