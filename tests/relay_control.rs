@@ -61,6 +61,14 @@ fn recv(s: &UdpSocket) -> Option<(Vec<u8>, SocketAddr)> {
         .map(|(n, a)| (buf[..n].to_vec(), a))
 }
 
+/// A plain remote leg at `peer`'s address.
+fn at(peer: &UdpSocket) -> Option<RemoteLeg> {
+    Some(RemoteLeg {
+        addr: Some(peer.local_addr().unwrap()),
+        ..Default::default()
+    })
+}
+
 fn rtp_leg() -> LegConfig {
     LegConfig {
         transport: Transport::Rtp,
@@ -242,15 +250,7 @@ fn no_media_timeout_ends_and_reaps_the_call() {
     let mut c = Client::new(&path, Duration::from_secs(2));
     let a = c.allocate("quiet", rtp_leg(), rtp_leg()).unwrap();
     let meta = peer();
-    c.update(
-        "quiet",
-        Some(RemoteLeg {
-            addr: Some(meta.local_addr().unwrap()),
-            ..Default::default()
-        }),
-        None,
-    )
-    .unwrap();
+    c.update("quiet", at(&meta), None).unwrap();
     meta.send_to(&rtp(1, 111, &[1; 20]), a.meta.addrs[0])
         .unwrap();
     std::thread::sleep(Duration::from_millis(1600));
@@ -280,18 +280,7 @@ fn burst_larger_than_a_batch_is_relayed_whole() {
     let a = c.allocate("burst", rtp_leg(), rtp_leg()).unwrap();
     let meta = peer();
     let pbx = peer();
-    c.update(
-        "burst",
-        Some(RemoteLeg {
-            addr: Some(meta.local_addr().unwrap()),
-            ..Default::default()
-        }),
-        Some(RemoteLeg {
-            addr: Some(pbx.local_addr().unwrap()),
-            ..Default::default()
-        }),
-    )
-    .unwrap();
+    c.update("burst", at(&meta), at(&pbx)).unwrap();
     // 200 packets at once: more than six batches of 32, queued before the relay reads any.
     for seq in 0..200 {
         meta.send_to(&rtp(seq, 111, &[5u8; 40]), a.meta.addrs[0])
@@ -378,18 +367,7 @@ fn a_panicking_call_ends_alone() {
     for id in ["bad", "good"] {
         let a = c.allocate(id, rtp_leg(), rtp_leg()).unwrap();
         let (meta, pbx) = (peer(), peer());
-        c.update(
-            id,
-            Some(RemoteLeg {
-                addr: Some(meta.local_addr().unwrap()),
-                ..Default::default()
-            }),
-            Some(RemoteLeg {
-                addr: Some(pbx.local_addr().unwrap()),
-                ..Default::default()
-            }),
-        )
-        .unwrap();
+        c.update(id, at(&meta), at(&pbx)).unwrap();
         peers.push((a, meta, pbx));
     }
     let (bad, good) = (&peers[0], &peers[1]);
